@@ -1,0 +1,109 @@
+"""Generate the small embedded demo data: a synthetic English corpus and a sentiment task.
+
+Everything is produced here from a tiny grammar with a fixed seed, so the demo and the tests
+need no downloaded or copied text. The corpus has documents (blank-line separated) of
+paragraphs, one per line; the classification task labels short reviews positive/negative
+from the polarity of their adjectives and negations, which a pre-trained encoder has to read.
+
+    python examples/generate_corpus.py OUT_DIR [--docs 400] [--seed 1]
+
+writes OUT_DIR/train.txt, OUT_DIR/valid.txt (pre-training) and OUT_DIR/sentiment/{train,dev}.tsv.
+"""
+import argparse
+import os
+import random
+
+NAMES = ["Alice", "Bruno", "Chen", "Dara", "Emil", "Farah", "Goran", "Hana", "Ines", "Jonas"]
+NOUNS = ["river", "village", "teacher", "farmer", "engine", "garden", "library", "harbor",
+         "market", "bridge", "doctor", "painter", "forest", "castle", "student", "orchard",
+         "merchant", "valley", "window", "letter", "storm", "kitchen", "soldier", "island"]
+VERBS = [("builds", "built"), ("visits", "visited"), ("paints", "painted"),
+         ("repairs", "repaired"), ("watches", "watched"), ("describes", "described"),
+         ("follows", "followed"), ("protects", "protected"), ("crosses", "crossed"),
+         ("studies", "studied"), ("opens", "opened"), ("remembers", "remembered")]
+ADJECTIVES = ["old", "quiet", "narrow", "bright", "distant", "small", "ancient", "busy",
+              "green", "cold", "famous", "hidden", "northern", "wooden", "broad", "early"]
+PLACES = ["near the coast", "in the north", "after the war", "during the winter",
+          "before the festival", "across the valley", "in the old town", "by the river"]
+CONNECTIVES = ["Later", "Meanwhile", "In the spring", "According to the records", "Years later",
+               "At first", "Soon after", "By then"]
+POSITIVE = ["wonderful", "charming", "delightful", "brilliant", "moving", "excellent", "clever"]
+NEGATIVE = ["boring", "dreadful", "clumsy", "tedious", "awful", "shallow", "confusing"]
+SUBJECTS = ["the film", "the story", "the acting", "the ending", "the music", "the book",
+            "the script", "the performance"]
+
+
+def noun_phrase(rng):
+    adjective = rng.choice(ADJECTIVES) + " " if rng.random() < 0.5 else ""
+    return f"the {adjective}{rng.choice(NOUNS)}"
+
+
+def sentence(rng):
+    subject = rng.choice(NAMES) if rng.random() < 0.4 else noun_phrase(rng)
+    present, past = rng.choice(VERBS)
+    verb = past if rng.random() < 0.6 else present
+    text = f"{subject} {verb} {noun_phrase(rng)}"
+    if rng.random() < 0.5:
+        text += " " + rng.choice(PLACES)
+    if rng.random() < 0.3:
+        text += f" because {noun_phrase(rng)} {rng.choice(VERBS)[1]} {noun_phrase(rng)}"
+    if rng.random() < 0.25:
+        text = rng.choice(CONNECTIVES) + ", " + text
+    return text[0].upper() + text[1:] + "."
+
+
+def document(rng):
+    paragraphs = []
+    for _ in range(rng.randint(2, 5)):
+        paragraphs.append(" ".join(sentence(rng) for _ in range(rng.randint(2, 6))))
+    return paragraphs
+
+
+def review(rng):
+    """A short review and its label: 1 positive, 0 negative."""
+    polarity = rng.random() < 0.5
+    negated = rng.random() < 0.35
+    adjective = rng.choice(POSITIVE if polarity else NEGATIVE)
+    clause = f"{rng.choice(SUBJECTS)} was {'not ' if negated else ''}{adjective}"
+    if rng.random() < 0.5:
+        clause = f"{sentence(rng)[:-1]} and {clause}"
+    label = int(polarity != negated)
+    return clause[0].upper() + clause[1:] + ".", label
+
+
+def write_lines(path, lines):
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(line + "\n")
+
+
+def generate(out_dir, docs=400, reviews=1200, seed=1):
+    rng = random.Random(seed)
+    os.makedirs(os.path.join(out_dir, "sentiment"), exist_ok=True)
+    documents = [document(rng) for _ in range(docs)]
+    n_valid = max(1, docs // 20)
+    for name, part in (("valid.txt", documents[:n_valid]), ("train.txt", documents[n_valid:])):
+        lines = []
+        for paragraphs in part:
+            lines.extend(paragraphs)
+            lines.append("")  # document boundary, as fairseq-preprocess expects
+        write_lines(os.path.join(out_dir, name), lines)
+    examples = [review(rng) for _ in range(reviews)]
+    n_dev = reviews // 5
+    for name, part in (("dev.tsv", examples[:n_dev]), ("train.tsv", examples[n_dev:])):
+        write_lines(os.path.join(out_dir, "sentiment", name),
+                    ["sentence\tlabel"] + [f"{text}\t{label}" for text, label in part])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("out_dir")
+    parser.add_argument("--docs", type=int, default=400)
+    parser.add_argument("--reviews", type=int, default=1200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    generate(args.out_dir, args.docs, args.reviews, args.seed)
+
+
+if __name__ == "__main__":
+    main()

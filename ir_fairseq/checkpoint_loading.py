@@ -1,0 +1,25 @@
+"""Let fairseq load its own checkpoints under torch >= 2.6 without turning safety off.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True`` and refuses any class not on
+its allow-list. fairseq checkpoints hold an ``argparse.Namespace`` (``args``) and, through
+configs and meters, a few other plain containers, so resume, ``--restore-file`` and
+``from_pretrained`` all fail. Instead of passing ``weights_only=False`` (which would let a
+checkpoint run arbitrary code), the plugin adds exactly these container types to torch's
+allow-list when it is imported.
+"""
+import argparse
+import collections
+
+import torch
+
+FAIRSEQ_CHECKPOINT_GLOBALS = [
+    argparse.Namespace,
+    collections.OrderedDict,
+    collections.defaultdict,
+]
+
+
+def allow_fairseq_checkpoints():
+    add_safe_globals = getattr(torch.serialization, "add_safe_globals", None)
+    if add_safe_globals is not None:  # torch < 2.4 loads everything anyway
+        add_safe_globals(FAIRSEQ_CHECKPOINT_GLOBALS)

@@ -1,0 +1,269 @@
+"""``instance_reg``: masked-LM cross-entropy plus the two Instance Regularization penalties.
+
+    loss = L_DAE + ecp_weight · L_ECP + dpp_weight · L_DPP            (paper Eq. 4)
+
+One training step, top to bottom (``forward``):
+1. The ordinary masked-LM pass on W' through the (possibly DDP-wrapped) model: logits at the
+   masked positions D, and H, the input of the LM head, captured on the way. This is the only
+   gradient-carrying forward of the wrapped model, so DDP's one-forward-per-backward rule
+   holds.
+2. W and P are built on the device: W from the sample (``restore_original``), P by writing the
+   predictions (argmax, or a sample) at D (``fill_predictions``).
+3. Ĥ = states(W) and H̃ = states(P) from the unwrapped model without gradient (they never
+   touch DDP's reducer), without the LM head, and by default without dropout
+   (``--ir-target-dropout``).
+4. ECP = D(H, Ĥ): its gradient reaches the model through H. Ĥ is a target: no gradient.
+   DPP = D(H̃, Ĥ) with ``--dpp-grad``:
+     straight_through (default): value on H̃, gradient applied to H (see
+       ``instance_reg.straight_through``); no extra backward, no extra activation memory.
+     forward: H̃ from a gradient-carrying forward of P (train mode) through the unwrapped
+       model; exact gradient through the P pass, at the price of its activations and its
+       backward (about one more MLM step).
+     none: no gradient at all, as the authors' released script (which computes the KL
+       between two no-grad tensors): DPP is only logged. For comparison only.
+
+Normalisation (fairseq's sum + sample_size contract): ``sample_size`` is the number of
+masked tokens m, as in fairseq's ``masked_lm``. The penalties are sums over the n non-pad
+positions, scaled by m / n, so the trainer's division by m gives
+    mean CE over masked tokens + weight × mean distance over non-pad positions
+exactly for one batch. Across ``--update-freq`` steps and workers fairseq divides everything
+by the total m, so each batch's mean distance is weighted by its share of masked tokens
+(equal to the global mean when the masking rate is the same, which it is in expectation).
+Logged ``ecp``/``dpp`` are exact means over all non-pad positions of all batches.
+"""
+import math
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+
+import torch
+from fairseq import modules, utils
+from fairseq.criterions import FairseqCriterion, register_criterion
+from fairseq.dataclass import ChoiceEnum, FairseqDataclass
+from fairseq.logging import metrics
+from omegaconf import II
+from torch import nn
+
+from ir_fairseq.errors import IRUserError
+from ir_fairseq.instance_reg import (
+    DISTANCES,
+    FILL_MODES,
+    fill_predictions,
+    restore_original,
+    straight_through,
+    summed_penalty,
+)
+
+DPP_GRADIENT_PATHS = ("straight_through", "forward", "none")
+
+
+@dataclass
+class InstanceRegConfig(FairseqDataclass):
+    ecp_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the ennoising corruption penalty D(H, Ĥ) (paper Eq. 2)"},
+    )
+    dpp_weight: float = field(
+        default=1.0,
+        metadata={"help": "weight of the denoising prediction penalty D(H̃, Ĥ) (paper Eq. 3)"},
+    )
+    ir_distance: ChoiceEnum(DISTANCES) = field(
+        default="kl",
+        metadata={"help": "distance between per-position hidden-state distributions: "
+                  "kl (paper) or mse (paper Table 5)"},
+    )
+    ir_fill: ChoiceEnum(FILL_MODES) = field(
+        default="argmax",
+        metadata={"help": "how predictions are written into P at the masked positions"},
+    )
+    dpp_grad: ChoiceEnum(DPP_GRADIENT_PATHS) = field(
+        default="straight_through",
+        metadata={"help": "gradient path of DPP: straight_through (H̃'s gradient applied to "
+                  "H, no extra backward), forward (gradient-carrying pass of P), none "
+                  "(released script: DPP is logged but does not train)"},
+    )
+    ir_target_dropout: bool = field(
+        default=False,
+        metadata={"help": "run the no-grad passes of W and P with dropout; off by default, "
+                  "so Ĥ is a deterministic target and H̃ = Ĥ when every prediction is right"},
+    )
+    ir_instance_fraction: float = field(
+        default=1.0,
+        metadata={"help": "compute the penalties on this random fraction of each batch's "
+                  "sentences, reweighted to stay unbiased (a cheaper estimate; 1 = exact)"},
+    )
+    tpu: bool = II("common.tpu")
+
+
+def check_config(cfg: InstanceRegConfig) -> None:
+    for name in ("ecp_weight", "dpp_weight"):
+        value = getattr(cfg, name)
+        if not math.isfinite(value) or value < 0:
+            raise IRUserError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
+    if str(cfg.ir_distance) not in DISTANCES:
+        raise IRUserError(f"unknown --ir-distance {cfg.ir_distance!r}; choose from {DISTANCES}")
+    if str(cfg.ir_fill) not in FILL_MODES:
+        raise IRUserError(f"unknown --ir-fill {cfg.ir_fill!r}; choose from {FILL_MODES}")
+    if str(cfg.dpp_grad) not in DPP_GRADIENT_PATHS:
+        raise IRUserError(f"unknown --dpp-grad {cfg.dpp_grad!r}; choose from {DPP_GRADIENT_PATHS}")
+    fraction = cfg.ir_instance_fraction
+    if not (math.isfinite(fraction) and 0 < fraction <= 1):
+        raise IRUserError(f"--ir-instance-fraction must be in (0, 1], got {fraction}")
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The model inside fairseq's distributed wrappers (ModuleProxyWrapper, DDP, ...)."""
+    while isinstance(getattr(model, "module", None), nn.Module):
+        model = model.module
+    return model
+
+
+class LMHeadInputCapture:
+    """Keeps the input of ``encoder.lm_head`` during one forward: the last-layer states H.
+
+    Reading H where the LM head reads it is exact for post-LN and pre-LN encoders alike
+    (fairseq's ``inner_states`` stop before a pre-LN encoder's final LayerNorm).
+    """
+
+    def __init__(self, model: nn.Module):
+        encoder = getattr(unwrap_model(model), "encoder", None)
+        self.lm_head = getattr(encoder, "lm_head", None)
+        if self.lm_head is None:
+            raise IRUserError("instance_reg needs a RoBERTa-style model with encoder.lm_head "
+                              "(e.g. --arch roberta_base)")
+        self.states = None
+
+    def _keep(self, module, args):
+        self.states = args[0]
+
+    def __enter__(self):
+        self._handle = self.lm_head.register_forward_pre_hook(self._keep)
+        return self
+
+    def __exit__(self, *exc):
+        self._handle.remove()
+
+
+@register_criterion("instance_reg", dataclass=InstanceRegConfig)
+class InstanceRegularizationLoss(FairseqCriterion):
+    def __init__(self, cfg: InstanceRegConfig, task):
+        super().__init__(task)
+        check_config(cfg)
+        self.cfg = cfg
+        self.ecp_weight = float(cfg.ecp_weight)
+        self.dpp_weight = float(cfg.dpp_weight)
+        self.distance = str(cfg.ir_distance)
+        self.fill = str(cfg.ir_fill)
+        self.dpp_grad = str(cfg.dpp_grad)
+        self.ir_enabled = self.ecp_weight > 0 or self.dpp_weight > 0
+        self.tpu = cfg.tpu
+        dictionary = task.source_dictionary
+        forbidden = torch.zeros(len(dictionary), dtype=torch.bool)
+        forbidden[: dictionary.nspecial] = True  # <s>, <pad>, </s>, <unk>
+        for index, symbol in enumerate(dictionary.symbols):
+            if symbol == "<mask>" or symbol.startswith("madeupword"):
+                forbidden[index] = True
+        self.register_buffer("fill_forbidden", forbidden, persistent=False)
+
+    def forward(self, model, sample, reduce=True):
+        src_tokens = sample["net_input"]["src_tokens"]
+        masked = sample["target"].ne(self.padding_idx)  # D
+        sample_size = masked.int().sum()
+
+        projected = self._projected(masked)
+        capture = LMHeadInputCapture(model) if self.ir_enabled else nullcontext()
+        with capture:
+            logits = model(**sample["net_input"], masked_tokens=projected)[0]
+        targets = model.get_targets(sample, [logits])
+        if projected is not None:
+            targets = targets[projected]
+        mlm_loss = modules.cross_entropy(
+            logits.view(-1, logits.size(-1)),
+            targets.view(-1),
+            reduction="sum",
+            ignore_index=self.padding_idx,
+        )
+        mlm_correct = (logits.argmax(-1).eq(targets) & targets.ne(self.padding_idx)).sum()
+
+        loss = mlm_loss
+        ecp = dpp = positions = torch.zeros((), device=mlm_loss.device)
+        if self.ir_enabled:
+            ecp, dpp, positions = self.instance_penalties(model, sample, masked, capture.states, logits)
+            penalty_per_position = (self.ecp_weight * ecp + self.dpp_weight * dpp) / positions.clamp(min=1)
+            loss = loss + penalty_per_position * sample_size
+
+        logging_output = {
+            "loss": loss.data,
+            "mlm_loss": mlm_loss.data,
+            "ecp": ecp.data,
+            "dpp": dpp.data,
+            "ir_positions": positions.data,
+            "mlm_correct": mlm_correct.data,
+            "ntokens": sample["ntokens"],
+            "nsentences": sample["nsentences"],
+            "sample_size": sample_size,
+        }
+        return loss, sample_size, logging_output
+
+    def _projected(self, masked):
+        """Positions the LM head projects: D, as in fairseq's masked_lm criterion, with its
+        rule for a batch without any masked token (project every position)."""
+        if self.tpu:
+            return None
+        if masked.device == torch.device("cpu"):
+            return masked if masked.any() else None
+        return torch.where(masked.any(), masked, masked.new([True]))
+
+    def instance_penalties(self, model, sample, masked, masked_states, masked_logits):
+        """Summed ECP and DPP over non-pad positions, and the number of those positions."""
+        src_tokens = sample["net_input"]["src_tokens"]
+        original = restore_original(src_tokens, sample["target"], self.padding_idx)  # W
+        restored = fill_predictions(  # P
+            src_tokens, masked, masked_logits, self.fill_forbidden, self.fill
+        )
+        non_pad = src_tokens.ne(self.padding_idx)
+        positions = non_pad.sum()
+
+        scale = 1.0
+        if self.cfg.ir_instance_fraction < 1.0:
+            batch = src_tokens.size(0)
+            keep = max(1, round(self.cfg.ir_instance_fraction * batch))
+            rows = torch.randperm(batch, device=src_tokens.device)[:keep]
+            scale = batch / keep  # E[scale * sum over kept rows] = sum over all rows
+            original, restored, non_pad = original[rows], restored[rows], non_pad[rows]
+            masked_states = masked_states[rows]
+
+        encoder = unwrap_model(model)
+        target_mode = nullcontext() if self.cfg.ir_target_dropout else utils.model_eval(encoder)
+        with torch.no_grad(), target_mode:
+            target_states = encoder(original, features_only=True)[0]  # Ĥ
+            if self.dpp_grad != "forward":
+                restored_states = encoder(restored, features_only=True)[0]  # H̃
+        if self.dpp_grad == "forward":
+            restored_states = encoder(restored, features_only=True)[0]
+        elif self.dpp_grad == "straight_through":
+            restored_states = straight_through(restored_states.float(), masked_states.float())
+
+        ecp = summed_penalty(target_states, masked_states, non_pad, self.distance) * scale
+        dpp = summed_penalty(target_states, restored_states, non_pad, self.distance) * scale
+        return ecp, dpp, positions
+
+    @staticmethod
+    def reduce_metrics(logging_outputs) -> None:
+        def total(key):
+            return sum(log.get(key, 0) for log in logging_outputs)
+
+        sample_size = max(total("sample_size"), 1)
+        positions = total("ir_positions")
+        metrics.log_scalar("loss", total("loss") / sample_size / math.log(2), sample_size, round=3)
+        metrics.log_scalar(
+            "mlm_loss", total("mlm_loss") / sample_size / math.log(2), sample_size, round=3
+        )
+        metrics.log_derived("ppl", lambda meters: utils.get_perplexity(meters["mlm_loss"].avg))
+        metrics.log_scalar("mlm_acc", 100.0 * total("mlm_correct") / sample_size, sample_size, round=2)
+        if positions > 0:
+            metrics.log_scalar("ecp", total("ecp") / positions, positions, round=4)
+            metrics.log_scalar("dpp", total("dpp") / positions, positions, round=4)
+
+    @staticmethod
+    def logging_outputs_can_be_summed() -> bool:
+        return True

@@ -1,0 +1,59 @@
+"""Word boundaries read off the dictionary, for ``--mask-whole-words``.
+
+fairseq's masked_lm task asks a BPE object which dictionary symbols begin a word, through
+``self.args`` (which dataclass tasks no longer have, so the flag crashes upstream). The
+symbols of the dictionaries this plugin trains with already say it: sentencepiece pieces
+start a word with ``▁``, and WordPiece pieces continue one with ``##``. This registered
+"bpe" answers only that question; it encodes and decodes nothing.
+"""
+from dataclasses import dataclass, field
+
+from fairseq.data.encoders import register_bpe
+from fairseq.dataclass import FairseqDataclass
+
+from ir_fairseq.errors import IRUserError
+
+SENTENCEPIECE_WORD_START = "\u2581"
+WORDPIECE_CONTINUATION = "##"
+
+
+def detect_word_start_style(symbols) -> str:
+    symbols = list(symbols)
+    if any(s.startswith(WORDPIECE_CONTINUATION) and len(s) > 2 for s in symbols):
+        return "wordpiece"
+    if any(s.startswith(SENTENCEPIECE_WORD_START) for s in symbols):
+        return "sentencepiece"
+    raise IRUserError(
+        "--mask-whole-words needs a dictionary of sentencepiece ('\u2581word') or WordPiece "
+        "('##ing') pieces to find word boundaries; this dictionary has neither"
+    )
+
+
+def is_word_start(symbol: str, style: str) -> bool:
+    if symbol.startswith("<") and symbol.endswith(">"):  # <mask> and other specials
+        return True
+    if style == "wordpiece":
+        return not symbol.startswith(WORDPIECE_CONTINUATION)
+    return symbol.startswith(SENTENCEPIECE_WORD_START)
+
+
+@dataclass
+class DictionaryWordStartsConfig(FairseqDataclass):
+    word_start_style: str = field(
+        default="sentencepiece", metadata={"help": "sentencepiece or wordpiece"}
+    )
+
+
+@register_bpe("ir_dictionary_word_starts", dataclass=DictionaryWordStartsConfig)
+class DictionaryWordStarts(object):
+    def __init__(self, cfg):
+        self.style = cfg.word_start_style
+
+    def is_beginning_of_word(self, symbol: str) -> bool:
+        return is_word_start(symbol, self.style)
+
+    def encode(self, x: str) -> str:
+        raise NotImplementedError("ir_dictionary_word_starts only marks word starts")
+
+    def decode(self, x: str) -> str:
+        raise NotImplementedError("ir_dictionary_word_starts only marks word starts")

@@ -1,0 +1,79 @@
+"""``masked_lm_ir``: fairseq's masked LM task, checked, with ``--mask-whole-words`` fixed.
+
+The data pipeline is fairseq's own (``MaskTokensDataset``: ``--mask-prob 0.15``,
+``--leave-unmasked-prob 0.1``, ``--random-token-prob 0.1`` by default, i.e. the paper's
+15% with 80% <mask> / 10% random / 10% kept). What the ``instance_reg`` criterion needs
+beyond W' is already in every sample: the masked positions D are ``target != pad`` and the
+original sentence W is ``target`` on D and ``src_tokens`` elsewhere
+(``ir_fairseq.instance_reg.restore_original``), so no second copy of the batch is loaded.
+"""
+import argparse
+import logging
+import os
+from dataclasses import dataclass
+
+from fairseq import utils
+from fairseq.tasks import register_task
+from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
+
+from ir_fairseq.data.word_starts import detect_word_start_style
+from ir_fairseq.errors import IRUserError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class MaskedLMIRConfig(MaskedLMConfig):
+    pass
+
+
+def check_data_dirs(data: str) -> None:
+    paths = utils.split_paths(data) if data else []
+    if not paths:
+        raise IRUserError("no data directory given (the first positional argument)")
+    for path in paths:
+        if not os.path.isdir(path):
+            raise IRUserError(f"data directory not found: {path}")
+        if not os.path.isfile(os.path.join(path, "dict.txt")):
+            raise IRUserError(
+                f"data directory {path} has no dict.txt: binarize text with "
+                "fairseq-preprocess --only-source --destdir " + path
+            )
+
+
+@register_task("masked_lm_ir", dataclass=MaskedLMIRConfig)
+class MaskedLMIRTask(MaskedLMTask):
+    cfg: MaskedLMIRConfig
+
+    @classmethod
+    def setup_task(cls, cfg: MaskedLMIRConfig, **kwargs):
+        check_data_dirs(cfg.data)
+        return super().setup_task(cfg, **kwargs)
+
+    @property
+    def args(self):
+        # fairseq's MaskedLMTask.load_dataset builds the whole-word mask from `self.args`
+        # (an argparse leftover); answer with a BPE that reads word starts off the dictionary.
+        style = detect_word_start_style(self.source_dictionary.symbols)
+        return argparse.Namespace(bpe="ir_dictionary_word_starts", word_start_style=style)
+
+    def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        try:
+            super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
+        except FileNotFoundError as e:
+            raise IRUserError(
+                f"split '{split}' not found in {self.cfg.data} ({e}); "
+                "binarize it with fairseq-preprocess"
+            ) from e
+        if len(self.datasets[split]) == 0:
+            raise IRUserError(f"split '{split}' in {self.cfg.data} holds no data")
+
+    def build_model(self, cfg, from_checkpoint=False):
+        model = super().build_model(cfg, from_checkpoint)
+        model_positions = model.max_positions()
+        if model_positions is not None and self.cfg.tokens_per_sample > model_positions:
+            raise IRUserError(
+                f"--tokens-per-sample {self.cfg.tokens_per_sample} exceeds the model's "
+                f"--max-positions {model_positions}"
+            )
+        return model

@@ -1,0 +1,162 @@
+"""The instance_reg criterion on a real fairseq RoBERTa, task and batch."""
+import math
+
+import pytest
+import torch
+
+from builders import build, first_batch
+
+
+def encoder_calls(model):
+    """Record, for every forward of the RoBERTa encoder, whether it builds a graph."""
+    calls = []
+    handle = model.encoder.register_forward_hook(
+        lambda module, args, output: calls.append(output[0].requires_grad)
+    )
+    return calls, handle
+
+
+def grads(model):
+    return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+
+
+def loss_and_grads(crit, model, sample):
+    model.zero_grad()
+    loss, sample_size, log = crit(model, sample)
+    loss.backward()
+    return loss.detach(), sample_size, log, grads(model)
+
+
+def test_weights_zero_equals_fairseq_masked_lm_and_skips_extra_passes(corpus):
+    task, model, ir = build(corpus["bin"], "--ecp-weight", "0", "--dpp-weight", "0")
+    _, _, masked_lm = build(corpus["bin"], criterion="masked_lm")
+    sample = first_batch(task)
+    model.eval()  # same dropout-free forward for both criteria
+    calls, handle = encoder_calls(model)
+    ir_loss, ir_size, ir_log = ir(model, sample)
+    handle.remove()
+    ref_loss, ref_size, _ = masked_lm(model, sample)
+    assert len(calls) == 1  # no Ĥ / H̃ passes when IR is off
+    assert ir_size == ref_size
+    assert abs(ir_loss.item() - ref_loss.item()) <= 1e-6 * max(1.0, abs(ref_loss.item()))
+    assert ir_log["ecp"] == 0 and ir_log["ir_positions"] == 0
+
+
+def test_loss_is_mean_ce_plus_weighted_mean_distance(corpus):
+    task, model, crit = build(corpus["bin"], "--ecp-weight", "0.5", "--dpp-weight", "2")
+    sample = first_batch(task)
+    model.eval()
+    loss, sample_size, log = crit(model, sample)
+    positions = sample["net_input"]["src_tokens"].ne(task.source_dictionary.pad()).sum()
+    assert log["ir_positions"] == positions
+    expected = (log["mlm_loss"] / sample_size
+                + 0.5 * log["ecp"] / positions + 2.0 * log["dpp"] / positions)
+    assert (loss / sample_size).item() == pytest.approx(expected.item(), rel=1e-5)
+    assert log["ecp"] > 0 and log["dpp"] >= 0
+    assert 0 <= log["mlm_correct"] <= sample_size
+
+
+def test_normalised_loss_does_not_depend_on_batch_duplication(corpus):
+    task, model, crit = build(corpus["bin"])
+    sample = first_batch(task)
+    model.eval()
+    loss, size, _ = crit(model, sample)
+    doubled = {
+        "net_input": {k: torch.cat([v, v]) for k, v in sample["net_input"].items()},
+        "target": torch.cat([sample["target"]] * 2),
+        "ntokens": 2 * sample["ntokens"], "nsentences": 2 * sample["nsentences"],
+    }
+    loss2, size2, _ = crit(model, doubled)
+    assert size2 == 2 * size
+    assert (loss2 / size2).item() == pytest.approx((loss / size).item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("penalty", ["ecp", "dpp"])
+def test_penalty_changes_gradients_and_target_passes_carry_none(corpus, penalty):
+    weights = {"ecp": ("1", "0"), "dpp": ("0", "1")}[penalty]
+    task, model, crit = build(corpus["bin"], "--ecp-weight", weights[0], "--dpp-weight", weights[1])
+    _, _, mlm_only = build(corpus["bin"], "--ecp-weight", "0", "--dpp-weight", "0")
+    sample = first_batch(task)
+    model.eval()
+    calls, handle = encoder_calls(model)
+    _, _, _, with_penalty = loss_and_grads(crit, model, sample)
+    handle.remove()
+    _, _, _, without = loss_and_grads(mlm_only, model, sample)
+    # main pass with a graph; Ĥ (W) and H̃ (P) passes without: no gradient into the target
+    assert calls == [True, False, False]
+    changed = sum(not torch.allclose(with_penalty[n], without[n], atol=1e-9) for n in without)
+    assert changed > 0
+
+
+@pytest.mark.parametrize("mode,expect_change,expected_calls", [
+    ("straight_through", True, [True, False, False]),
+    ("forward", True, [True, False, True]),
+    ("none", False, [True, False, False]),
+])
+def test_dpp_gradient_paths(corpus, mode, expect_change, expected_calls):
+    task, model, crit = build(corpus["bin"], "--ecp-weight", "0", "--dpp-weight", "1",
+                              "--dpp-grad", mode)
+    _, _, mlm_only = build(corpus["bin"], "--ecp-weight", "0", "--dpp-weight", "0")
+    sample = first_batch(task)
+    model.eval()
+    calls, handle = encoder_calls(model)
+    _, _, log, with_dpp = loss_and_grads(crit, model, sample)
+    handle.remove()
+    _, _, _, without = loss_and_grads(mlm_only, model, sample)
+    assert calls == expected_calls
+    assert log["dpp"] > 0
+    max_difference = max((with_dpp[n] - without[n]).abs().max().item() for n in without)
+    if expect_change:
+        assert max_difference > 1e-7
+    else:  # the released script's behaviour: DPP is logged but trains nothing
+        assert max_difference == 0.0
+
+
+def test_target_passes_run_without_dropout_by_default(corpus):
+    task, model, crit = build(corpus["bin"])
+    sample = first_batch(task)
+    model.train()
+    modes = []
+    handle = model.encoder.register_forward_hook(lambda m, a, o: modes.append(m.training))
+    crit(model, sample)
+    handle.remove()
+    assert modes == [True, False, False]
+    assert model.training  # restored after the target passes
+    _, model2, crit2 = build(corpus["bin"], "--ir-target-dropout")
+    modes.clear()
+    handle = model2.encoder.register_forward_hook(lambda m, a, o: modes.append(m.training))
+    crit2(model2, sample)
+    handle.remove()
+    assert modes == [True, True, True]
+
+
+def test_instance_fraction_runs_target_passes_on_a_subset(corpus):
+    task, model, crit = build(corpus["bin"], "--ir-instance-fraction", "0.5")
+    sample = first_batch(task, batch_size=8)
+    model.eval()
+    sizes = []
+    handle = model.encoder.register_forward_hook(lambda m, a, o: sizes.append(a[0].size(0)))
+    _, _, log = crit(model, sample)
+    handle.remove()
+    assert sizes == [8, 4, 4]
+    assert math.isfinite(log["ecp"].item()) and log["ecp"] > 0
+
+
+def test_mse_distance_and_sample_fill_run(corpus):
+    task, model, crit = build(corpus["bin"], "--ir-distance", "mse", "--ir-fill", "sample")
+    sample = first_batch(task)
+    loss, _, log = crit(model, sample)
+    loss.backward()
+    assert math.isfinite(loss.item()) and log["ecp"] > 0
+
+
+def test_batch_without_masked_tokens(corpus):
+    task, model, crit = build(corpus["bin"])
+    sample = first_batch(task)
+    pad = task.source_dictionary.pad()
+    original = torch.where(sample["target"].ne(pad), sample["target"], sample["net_input"]["src_tokens"])
+    sample["net_input"]["src_tokens"] = original
+    sample["target"] = torch.full_like(original, pad)
+    loss, sample_size, log = crit(model, sample)
+    assert sample_size == 0 and math.isfinite(loss.item())
+    assert log["mlm_loss"] == 0 and math.isfinite(log["ecp"].item())

@@ -1,0 +1,105 @@
+"""The IR math against an independent, loop-based computation on fixed tensors."""
+import math
+
+import pytest
+import torch
+
+from ir_fairseq.instance_reg import (
+    fill_predictions,
+    per_position_distance,
+    restore_original,
+    straight_through,
+    summed_penalty,
+)
+
+PAD = 1
+
+
+def reference_distance(target_row, row, kind):
+    """Plain-Python softmax and KL / squared distance for one position."""
+    def softmax(values):
+        top = max(values)
+        exps = [math.exp(v - top) for v in values]
+        total = sum(exps)
+        return [e / total for e in exps]
+
+    p, q = softmax(row), softmax(target_row)
+    if kind == "kl":
+        return sum(qi * (math.log(qi) - math.log(pi)) for pi, qi in zip(p, q))
+    return sum((pi - qi) ** 2 for pi, qi in zip(p, q))
+
+
+@pytest.mark.parametrize("kind", ["kl", "mse"])
+def test_distance_matches_independent_computation(kind):
+    generator = torch.Generator().manual_seed(0)
+    states = torch.randn(2, 3, 5, generator=generator) * 2
+    target = torch.randn(2, 3, 5, generator=generator) * 2
+    got = per_position_distance(target, states, kind)
+    assert got.shape == (2, 3) and got.dtype == torch.float32
+    for b in range(2):
+        for t in range(3):
+            expected = reference_distance(target[b, t].tolist(), states[b, t].tolist(), kind)
+            assert got[b, t].item() == pytest.approx(expected, rel=1e-5, abs=1e-7)
+
+
+def test_kl_is_target_first_and_zero_on_identical_states():
+    states = torch.randn(1, 2, 8)
+    assert torch.allclose(per_position_distance(states, states, "kl"), torch.zeros(1, 2), atol=1e-6)
+    other = torch.randn(1, 2, 8)
+    forward = per_position_distance(other, states, "kl")
+    backward = per_position_distance(states, other, "kl")
+    assert not torch.allclose(forward, backward)  # KL is not symmetric: the order is pinned
+
+
+def test_half_precision_states_are_compared_in_float32():
+    states = torch.randn(1, 4, 16)
+    target = torch.randn(1, 4, 16)
+    exact = per_position_distance(target, states, "kl")
+    half = per_position_distance(target.half(), states.half(), "kl")
+    assert half.dtype == torch.float32
+    assert torch.allclose(half, exact, rtol=1e-2, atol=1e-3)
+
+
+def test_padding_positions_are_excluded_from_the_sum():
+    states, target = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
+    non_pad = torch.tensor([[True, True, True, False], [True, True, False, False]])
+    per_position = per_position_distance(target, states, "kl")
+    expected = per_position[non_pad].sum()
+    assert summed_penalty(target, states, non_pad, "kl").item() == pytest.approx(expected.item(), rel=1e-6)
+    states_changed = states.clone()
+    states_changed[0, 3] += 100.0  # a padding position: must not matter
+    assert summed_penalty(target, states_changed, non_pad).item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_restore_original_takes_targets_on_masked_positions():
+    src = torch.tensor([[0, 50, 4, 50, 2, PAD]])  # 50 = <mask>
+    target = torch.tensor([[PAD, 7, PAD, 9, PAD, PAD]])
+    assert restore_original(src, target, PAD).tolist() == [[0, 7, 4, 9, 2, PAD]]
+
+
+def test_fill_writes_predictions_in_order_and_never_special_symbols():
+    src = torch.tensor([[0, 50, 4, 50, 2], [0, 5, 50, 2, PAD]])
+    masked = src.eq(50)
+    vocab = 12
+    logits = torch.full((3, vocab), -5.0)
+    logits[0, 8] = 3.0
+    logits[1, PAD] = 9.0  # the model prefers <pad> here: never written into P
+    logits[1, 10] = 2.0
+    logits[2, 11] = 1.0
+    forbidden = torch.zeros(vocab, dtype=torch.bool)
+    forbidden[:4] = True
+    filled = fill_predictions(src, masked, logits, forbidden, "argmax")
+    assert filled.tolist() == [[0, 8, 4, 10, 2], [0, 5, 11, 2, PAD]]
+    torch.manual_seed(0)
+    sampled = fill_predictions(src, masked, logits, forbidden, "sample")
+    assert not forbidden[sampled[masked]].any()
+    assert torch.equal(sampled[~masked], src[~masked])
+
+
+def test_straight_through_value_and_gradient():
+    path = torch.randn(3, requires_grad=True)
+    value = torch.randn(3)
+    out = straight_through(value, path)
+    assert torch.allclose(out, value)
+    (out * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert path.grad.tolist() == [1.0, 2.0, 3.0]
