@@ -40,40 +40,72 @@ def fill_predictions(
     masked: torch.Tensor,
     masked_logits: torch.Tensor,
     forbidden: torch.Tensor,
-    mode: str = "argmax",
-) -> torch.Tensor:
-    """Return P: W' with the model's predictions written at the masked positions D.
+    mode: str = "sample",
+):
+    """Return P (W' with the model's predictions written at the masked positions D) and the
+    predicted ids, one per row of ``masked_logits``.
 
     ``masked_logits`` holds one row per True entry of ``masked`` in row-major order (what
     fairseq's LM head returns with ``masked_tokens``). ``forbidden`` is a vocabulary-sized bool
     vector of symbols never written into P (padding, <s>, </s>, <unk>, <mask>): a predicted
     <pad> would silently change the padding mask of the P pass.
-    ``argmax`` needs no softmax over the vocabulary; ``sample`` draws from the predicted
-    distribution (uses torch's global RNG, which fairseq reseeds every update).
+    ``sample`` draws from the predicted distribution (torch's global RNG, which fairseq
+    reseeds every update); ``argmax`` takes the most likely token, without any softmax.
     """
     with torch.no_grad():
         logits = masked_logits.detach().float().masked_fill(forbidden, float("-inf"))
         if mode == "argmax":
             predicted = logits.argmax(dim=-1)
         elif mode == "sample":
-            predicted = torch.multinomial(F.softmax(logits, dim=-1), 1).squeeze(-1)
+            flat = logits.reshape(-1, logits.size(-1))
+            predicted = torch.multinomial(F.softmax(flat, dim=-1), 1).view(logits.shape[:-1])
         else:
             raise ValueError(f"unknown fill mode {mode!r}; expected one of {FILL_MODES}")
-        return src_tokens.masked_scatter(masked, predicted.to(src_tokens.dtype))
+        restored = src_tokens.masked_scatter(masked, predicted.to(src_tokens.dtype))
+    return restored, predicted
 
 
-def straight_through(value: torch.Tensor, gradient_path: torch.Tensor) -> torch.Tensor:
-    """``value`` in the forward pass; in the backward pass the gradient goes to ``gradient_path``.
+def prediction_log_probs(masked_logits, predicted, forbidden):
+    """log p(w'_k | W') of the filled-in predictions under the fill distribution (with grad)."""
+    log_probs = F.log_softmax(masked_logits.float().masked_fill(forbidden, float("-inf")), dim=-1)
+    return log_probs.gather(-1, predicted.unsqueeze(-1)).squeeze(-1)
 
-    Used for DPP's default gradient path: P is obtained from H by an argmax (or a sample), a
-    step function whose derivative is zero almost everywhere, so the exact gradient of
-    D(H̃, Ĥ) with respect to the masked pass is zero through the fill-in. The straight-through
-    estimator (Bengio et al., 2013) takes the Jacobian dH̃/dH as the identity: the
-    penalty is evaluated on the restored sentence's states H̃ and its gradient
-    softmax(H̃) − softmax(Ĥ) is applied to H, the states the restoration was decoded from.
-    It costs no extra forward with gradient and no second backward.
+
+def per_sentence_sum(masked: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """Sum, per sentence, of values given at the masked positions in row-major order: (B,).
+
+    Uses ``masked_scatter`` rather than ``nonzero``, so it needs no device-to-host sync.
     """
-    return gradient_path + (value - gradient_path).detach()
+    placed = torch.zeros(masked.shape, dtype=values.dtype, device=values.device)
+    return placed.masked_scatter(masked, values.reshape(-1)).sum(dim=-1)
+
+
+def score_function_surrogate(
+    sentence_penalty: torch.Tensor, sentence_positions: torch.Tensor, sentence_log_prob: torch.Tensor
+) -> torch.Tensor:
+    """A zero-valued term whose gradient is the score-function (REINFORCE) estimate of the
+    gradient of the expected DPP with respect to the prediction distribution.
+
+    DPP depends on the model's predictions only through the discrete tokens written into P,
+    so it has no pathwise gradient to the predictor. For P sampled from the model,
+    grad E[DPP_i] = E[(DPP_i - b_i) grad log p(P_i | W')] for any b_i that does not depend
+    on P_i. Each sentence's reward is its mean DPP per position; b_i is the mean reward of
+    the *other* sentences of the batch (leave-one-out, so the estimate stays unbiased), and
+    the advantage is scaled back to the sentence's summed DPP. Predictions that restore a
+    sentence whose representation drifts from the original's become less likely. The
+    gradient flows through the ordinary MLM pass only: no extra forward with gradient, no
+    extra backward.
+    """
+    with torch.no_grad():
+        reward = sentence_penalty / sentence_positions.clamp(min=1)
+        count = reward.numel()
+        if count > 1:
+            baseline = (reward.sum() - reward) / (count - 1)
+        else:
+            baseline = torch.zeros_like(reward)
+        advantage = (reward - baseline) * sentence_positions
+    surrogate = (advantage * sentence_log_prob).sum()
+    return surrogate - surrogate.detach()
 
 
 def per_position_distance(
@@ -93,16 +125,16 @@ def per_position_distance(
     raise ValueError(f"unknown distance {distance!r}; expected one of {DISTANCES}")
 
 
-def summed_penalty(
+def sentence_penalties(
     target_states: torch.Tensor,
     states: torch.Tensor,
     non_pad: torch.Tensor,
     distance: str = "kl",
 ) -> torch.Tensor:
-    """Sum of D over the non-padding positions (a scalar, float32).
+    """Sum of D over each sentence's non-padding positions: (B,), float32.
 
-    A sum, not a mean, so that fairseq can add it across batches and workers; the
-    criterion turns it into a mean over positions.
+    Sums, not means, so that fairseq can add them across batches and workers; the
+    criterion turns them into a mean over positions.
     """
     per_position = per_position_distance(target_states, states, distance)
-    return per_position.masked_fill(~non_pad, 0.0).sum()
+    return per_position.masked_fill(~non_pad, 0.0).sum(dim=-1)

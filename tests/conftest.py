@@ -53,9 +53,11 @@ def json_log_records(text, kind):
         if start < 0 or f"| {kind} |" not in line:
             continue
         try:
-            records.append(json.loads(line[start:]))
+            record = json.loads(line[start:])
         except json.JSONDecodeError:
             continue
+        # 'train'/'valid' records prefix their keys with the kind; 'train_inner' does not
+        records.append({key.replace(f"{kind}_", "", 1): value for key, value in record.items()})
     return records
 
 

@@ -3,13 +3,16 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ir_fairseq.instance_reg import (
     fill_predictions,
     per_position_distance,
+    per_sentence_sum,
+    prediction_log_probs,
     restore_original,
-    straight_through,
-    summed_penalty,
+    score_function_surrogate,
+    sentence_penalties,
 )
 
 PAD = 1
@@ -64,11 +67,11 @@ def test_padding_positions_are_excluded_from_the_sum():
     states, target = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
     non_pad = torch.tensor([[True, True, True, False], [True, True, False, False]])
     per_position = per_position_distance(target, states, "kl")
-    expected = per_position[non_pad].sum()
-    assert summed_penalty(target, states, non_pad, "kl").item() == pytest.approx(expected.item(), rel=1e-6)
+    expected = torch.stack([per_position[0, :3].sum(), per_position[1, :2].sum()])
+    assert torch.allclose(sentence_penalties(target, states, non_pad, "kl"), expected, rtol=1e-6)
     states_changed = states.clone()
     states_changed[0, 3] += 100.0  # a padding position: must not matter
-    assert summed_penalty(target, states_changed, non_pad).item() == pytest.approx(expected.item(), rel=1e-6)
+    assert torch.allclose(sentence_penalties(target, states_changed, non_pad), expected, rtol=1e-6)
 
 
 def test_restore_original_takes_targets_on_masked_positions():
@@ -88,18 +91,34 @@ def test_fill_writes_predictions_in_order_and_never_special_symbols():
     logits[2, 11] = 1.0
     forbidden = torch.zeros(vocab, dtype=torch.bool)
     forbidden[:4] = True
-    filled = fill_predictions(src, masked, logits, forbidden, "argmax")
+    filled, predicted = fill_predictions(src, masked, logits, forbidden, "argmax")
     assert filled.tolist() == [[0, 8, 4, 10, 2], [0, 5, 11, 2, PAD]]
+    assert predicted.tolist() == [8, 10, 11]
     torch.manual_seed(0)
-    sampled = fill_predictions(src, masked, logits, forbidden, "sample")
+    sampled, _ = fill_predictions(src, masked, logits, forbidden, "sample")
     assert not forbidden[sampled[masked]].any()
     assert torch.equal(sampled[~masked], src[~masked])
 
 
-def test_straight_through_value_and_gradient():
-    path = torch.randn(3, requires_grad=True)
-    value = torch.randn(3)
-    out = straight_through(value, path)
-    assert torch.allclose(out, value)
-    (out * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
-    assert path.grad.tolist() == [1.0, 2.0, 3.0]
+def test_per_sentence_sum_places_masked_values_by_row():
+    masked = torch.tensor([[False, True, True], [True, False, False]])
+    assert per_sentence_sum(masked, torch.tensor([1.0, 2.0, 4.0])).tolist() == [3.0, 4.0]
+
+
+def test_score_function_surrogate_is_zero_valued_and_unbiased():
+    """Monte Carlo: the surrogate's gradient matches the exact gradient of E[penalty]."""
+    torch.manual_seed(0)
+    vocab, draws = 4, 40000
+    logits = torch.tensor([0.3, -0.2, 1.0, 0.1], requires_grad=True)
+    penalty_of_token = torch.tensor([0.5, 2.0, 0.1, 1.0])
+    exact = torch.autograd.grad((F.softmax(logits, -1) * penalty_of_token).sum(), logits)[0]
+
+    forbidden = torch.zeros(vocab, dtype=torch.bool)
+    batch_logits = logits.unsqueeze(0).expand(draws, vocab)
+    src = torch.full((draws, 1), 50)
+    _, predicted = fill_predictions(src, src.eq(50), batch_logits, forbidden, "sample")
+    log_prob = prediction_log_probs(batch_logits, predicted, forbidden)
+    surrogate = score_function_surrogate(penalty_of_token[predicted], torch.ones(draws), log_prob)
+    assert surrogate.item() == 0.0
+    estimate = torch.autograd.grad(surrogate / draws, logits)[0]
+    assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)

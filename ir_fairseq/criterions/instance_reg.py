@@ -13,14 +13,22 @@ One training step, top to bottom (``forward``):
    touch DDP's reducer), without the LM head, and by default without dropout
    (``--ir-target-dropout``).
 4. ECP = D(H, Ĥ): its gradient reaches the model through H. Ĥ is a target: no gradient.
-   DPP = D(H̃, Ĥ) with ``--dpp-grad``:
-     straight_through (default): value on H̃, gradient applied to H (see
-       ``instance_reg.straight_through``); no extra backward, no extra activation memory.
+   DPP = D(H̃, Ĥ), whose gradient path is ``--dpp-grad``:
+     score_function (default): DPP depends on the predictions only through the discrete
+       tokens written into P, so its gradient to the predictor is estimated with the score
+       function (REINFORCE) of the sampled fill, with a leave-one-out baseline
+       (``instance_reg.score_function_surrogate``): the sentence-level agreement of the
+       restoration trains the MLM prediction distribution, as the paper describes DPP.
+       Flows through the ordinary MLM pass: no extra backward, no extra activations.
+       Needs ``--ir-fill sample`` (the default).
      forward: H̃ from a gradient-carrying forward of P (train mode) through the unwrapped
-       model; exact gradient through the P pass, at the price of its activations and its
-       backward (about one more MLM step).
+       model, P held fixed: the exact gradient of D(H̃, Ĥ) with respect to the encoder,
+       at the price of the P pass's activations and backward (about one more MLM step).
      none: no gradient at all, as the authors' released script (which computes the KL
        between two no-grad tensors): DPP is only logged. For comparison only.
+   A straight-through alternative (H̃'s gradient applied to H) was tried and rejected: H̃
+   does not respond to that push, so it drove H away from Ĥ (train ECP 0.1 -> 1.0 within
+   150 updates of the demo model) instead of lowering DPP.
 
 Normalisation (fairseq's sum + sample_size contract): ``sample_size`` is the number of
 masked tokens m, as in fairseq's ``masked_lm``. The penalties are sums over the n non-pad
@@ -48,12 +56,14 @@ from ir_fairseq.instance_reg import (
     DISTANCES,
     FILL_MODES,
     fill_predictions,
+    per_sentence_sum,
+    prediction_log_probs,
     restore_original,
-    straight_through,
-    summed_penalty,
+    score_function_surrogate,
+    sentence_penalties,
 )
 
-DPP_GRADIENT_PATHS = ("straight_through", "forward", "none")
+DPP_GRADIENT_PATHS = ("score_function", "forward", "none")
 
 
 @dataclass
@@ -72,14 +82,15 @@ class InstanceRegConfig(FairseqDataclass):
                   "kl (paper) or mse (paper Table 5)"},
     )
     ir_fill: ChoiceEnum(FILL_MODES) = field(
-        default="argmax",
-        metadata={"help": "how predictions are written into P at the masked positions"},
+        default="sample",
+        metadata={"help": "how predictions are written into P at the masked positions: "
+                  "sample from the model's distribution, or its argmax"},
     )
     dpp_grad: ChoiceEnum(DPP_GRADIENT_PATHS) = field(
-        default="straight_through",
-        metadata={"help": "gradient path of DPP: straight_through (H̃'s gradient applied to "
-                  "H, no extra backward), forward (gradient-carrying pass of P), none "
-                  "(released script: DPP is logged but does not train)"},
+        default="score_function",
+        metadata={"help": "gradient path of DPP: score_function (REINFORCE through the MLM "
+                  "predictions, no extra backward), forward (gradient-carrying pass of P), "
+                  "none (released script: DPP is logged but does not train)"},
     )
     ir_target_dropout: bool = field(
         default=False,
@@ -105,6 +116,9 @@ def check_config(cfg: InstanceRegConfig) -> None:
         raise IRUserError(f"unknown --ir-fill {cfg.ir_fill!r}; choose from {FILL_MODES}")
     if str(cfg.dpp_grad) not in DPP_GRADIENT_PATHS:
         raise IRUserError(f"unknown --dpp-grad {cfg.dpp_grad!r}; choose from {DPP_GRADIENT_PATHS}")
+    if str(cfg.dpp_grad) == "score_function" and str(cfg.ir_fill) != "sample":
+        raise IRUserError("--dpp-grad score_function needs --ir-fill sample (an argmax fill is "
+                          "deterministic, so it has no score function)")
     fraction = cfg.ir_instance_fraction
     if not (math.isfinite(fraction) and 0 < fraction <= 1):
         raise IRUserError(f"--ir-instance-fraction must be in (0, 1], got {fraction}")
@@ -217,11 +231,15 @@ class InstanceRegularizationLoss(FairseqCriterion):
         """Summed ECP and DPP over non-pad positions, and the number of those positions."""
         src_tokens = sample["net_input"]["src_tokens"]
         original = restore_original(src_tokens, sample["target"], self.padding_idx)  # W
-        restored = fill_predictions(  # P
+        restored, predicted = fill_predictions(  # P
             src_tokens, masked, masked_logits, self.fill_forbidden, self.fill
         )
         non_pad = src_tokens.ne(self.padding_idx)
         positions = non_pad.sum()
+        fill_log_prob = None
+        if self.dpp_grad == "score_function" and torch.is_grad_enabled():
+            log_probs = prediction_log_probs(masked_logits, predicted, self.fill_forbidden)
+            fill_log_prob = per_sentence_sum(masked, log_probs)
 
         scale = 1.0
         if self.cfg.ir_instance_fraction < 1.0:
@@ -231,6 +249,8 @@ class InstanceRegularizationLoss(FairseqCriterion):
             scale = batch / keep  # E[scale * sum over kept rows] = sum over all rows
             original, restored, non_pad = original[rows], restored[rows], non_pad[rows]
             masked_states = masked_states[rows]
+            if fill_log_prob is not None:
+                fill_log_prob = fill_log_prob[rows]
 
         encoder = unwrap_model(model)
         target_mode = nullcontext() if self.cfg.ir_target_dropout else utils.model_eval(encoder)
@@ -240,12 +260,15 @@ class InstanceRegularizationLoss(FairseqCriterion):
                 restored_states = encoder(restored, features_only=True)[0]  # H̃
         if self.dpp_grad == "forward":
             restored_states = encoder(restored, features_only=True)[0]
-        elif self.dpp_grad == "straight_through":
-            restored_states = straight_through(restored_states.float(), masked_states.float())
 
-        ecp = summed_penalty(target_states, masked_states, non_pad, self.distance) * scale
-        dpp = summed_penalty(target_states, restored_states, non_pad, self.distance) * scale
-        return ecp, dpp, positions
+        ecp = sentence_penalties(target_states, masked_states, non_pad, self.distance).sum()
+        dpp_per_sentence = sentence_penalties(target_states, restored_states, non_pad, self.distance)
+        dpp = dpp_per_sentence.sum()
+        if fill_log_prob is not None:
+            dpp = dpp + score_function_surrogate(
+                dpp_per_sentence.detach(), non_pad.sum(dim=-1), fill_log_prob
+            )
+        return ecp * scale, dpp * scale, positions
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
