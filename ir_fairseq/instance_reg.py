@@ -38,37 +38,46 @@ def restore_original(src_tokens: torch.Tensor, target: torch.Tensor, pad: int) -
 def fill_predictions(
     src_tokens: torch.Tensor,
     masked: torch.Tensor,
-    masked_logits: torch.Tensor,
-    forbidden: torch.Tensor,
+    masked_log_probs: torch.Tensor,
+    forbidden_ids: torch.Tensor,
     mode: str = "sample",
 ):
     """Return P (W' with the model's predictions written at the masked positions D) and the
-    predicted ids, one per row of ``masked_logits``.
+    predicted ids, one per row of ``masked_log_probs``.
 
-    ``masked_logits`` holds one row per True entry of ``masked`` in row-major order (what
-    fairseq's LM head returns with ``masked_tokens``). ``forbidden`` is a vocabulary-sized bool
-    vector of symbols never written into P (padding, <s>, </s>, <unk>, <mask>): a predicted
-    <pad> would silently change the padding mask of the P pass.
-    ``sample`` draws from the predicted distribution (torch's global RNG, which fairseq
-    reseeds every update); ``argmax`` takes the most likely token, without any softmax.
+    ``masked_log_probs`` are the MLM log-probabilities with one row per True entry of
+    ``masked`` in row-major order (fairseq's LM head with ``masked_tokens``); the criterion
+    shares them with the cross-entropy, so the fill adds one temporary vocabulary-sized
+    tensor and no softmax of its own. ``forbidden_ids`` are never written into P (padding,
+    <s>, </s>, <unk>, <mask>): a predicted <pad> would silently change the padding mask of the
+    P pass. ``sample`` draws from the predicted distribution restricted to the other symbols
+    (torch's global RNG, which fairseq reseeds every update); ``argmax`` takes the most
+    likely one.
     """
     with torch.no_grad():
-        logits = masked_logits.detach().float().masked_fill(forbidden, float("-inf"))
+        probs = masked_log_probs.detach().float().exp()
+        probs.index_fill_(-1, forbidden_ids, 0.0)
         if mode == "argmax":
-            predicted = logits.argmax(dim=-1)
+            predicted = probs.argmax(dim=-1)
         elif mode == "sample":
-            flat = logits.reshape(-1, logits.size(-1))
-            predicted = torch.multinomial(F.softmax(flat, dim=-1), 1).view(logits.shape[:-1])
+            # inverse-CDF sampling: a cumsum and a binary search per row, several times
+            # cheaper than torch.multinomial's exponential race over the whole vocabulary
+            # (threshold in (0, total], so the first cumulative >= it has probability > 0)
+            cumulative = probs.cumsum(dim=-1)
+            threshold = (1.0 - torch.rand_like(cumulative[..., :1])) * cumulative[..., -1:]
+            predicted = torch.searchsorted(cumulative, threshold).squeeze(-1)
         else:
             raise ValueError(f"unknown fill mode {mode!r}; expected one of {FILL_MODES}")
         restored = src_tokens.masked_scatter(masked, predicted.to(src_tokens.dtype))
     return restored, predicted
 
 
-def prediction_log_probs(masked_logits, predicted, forbidden):
-    """log p(w'_k | W') of the filled-in predictions under the fill distribution (with grad)."""
-    log_probs = F.log_softmax(masked_logits.float().masked_fill(forbidden, float("-inf")), dim=-1)
-    return log_probs.gather(-1, predicted.unsqueeze(-1)).squeeze(-1)
+def prediction_log_probs(masked_log_probs, predicted, forbidden_ids):
+    """log p(w'_k | W') of the filled-in predictions under the fill distribution, i.e. the
+    MLM distribution renormalised without the forbidden symbols (with gradient)."""
+    chosen = masked_log_probs.gather(-1, predicted.unsqueeze(-1)).squeeze(-1)
+    forbidden_mass = masked_log_probs.index_select(-1, forbidden_ids).exp().sum(dim=-1)
+    return chosen - torch.log((1.0 - forbidden_mass).clamp(min=1e-6))
 
 
 def per_sentence_sum(masked: torch.Tensor, values: torch.Tensor) -> torch.Tensor:

@@ -159,8 +159,11 @@ def memory_in_fresh_process(name, argv):
     the allocator cannot hide another's peak."""
     import subprocess
 
+    # A fixed mmap threshold makes glibc return every large block to the OS on free (no
+    # dynamic threshold, no cached arenas), so resident memory follows live tensors.
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", MALLOC_TRIM_THRESHOLD_="0")
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), *argv, "--memory-probe", name],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True, check=True, env=env)
     return float(proc.stdout.strip().splitlines()[-1])
 
 
@@ -171,8 +174,8 @@ def main(argv=None):
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--vocab", type=int, default=8000)
-    parser.add_argument("--updates", type=int, default=5, help="updates per variant per round")
-    parser.add_argument("--repeats", type=int, default=5, help="interleaved rounds")
+    parser.add_argument("--updates", type=int, default=6, help="updates per variant per round")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--warmup", type=int, default=2, help="untimed updates per variant")
     parser.add_argument("--fractions", default="0.25,0.125", help="cheap-mode instance fractions")
     parser.add_argument("--device", default="cpu")

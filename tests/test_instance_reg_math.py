@@ -89,15 +89,23 @@ def test_fill_writes_predictions_in_order_and_never_special_symbols():
     logits[1, PAD] = 9.0  # the model prefers <pad> here: never written into P
     logits[1, 10] = 2.0
     logits[2, 11] = 1.0
-    forbidden = torch.zeros(vocab, dtype=torch.bool)
-    forbidden[:4] = True
-    filled, predicted = fill_predictions(src, masked, logits, forbidden, "argmax")
+    log_probs = F.log_softmax(logits, dim=-1)
+    forbidden = torch.arange(4)
+    filled, predicted = fill_predictions(src, masked, log_probs, forbidden, "argmax")
     assert filled.tolist() == [[0, 8, 4, 10, 2], [0, 5, 11, 2, PAD]]
     assert predicted.tolist() == [8, 10, 11]
     torch.manual_seed(0)
-    sampled, _ = fill_predictions(src, masked, logits, forbidden, "sample")
-    assert not forbidden[sampled[masked]].any()
+    sampled, _ = fill_predictions(src, masked, log_probs, forbidden, "sample")
+    assert not (sampled[masked].unsqueeze(-1) == forbidden).any()
     assert torch.equal(sampled[~masked], src[~masked])
+
+
+def test_prediction_log_probs_are_renormalised_without_forbidden_symbols():
+    logits = torch.tensor([[2.0, 0.0, 1.0, -1.0]])
+    log_probs = F.log_softmax(logits, dim=-1)
+    got = prediction_log_probs(log_probs, torch.tensor([2]), torch.tensor([0]))
+    expected = math.log(math.exp(1.0) / (math.exp(0.0) + math.exp(1.0) + math.exp(-1.0)))
+    assert got.item() == pytest.approx(expected, rel=1e-6)
 
 
 def test_per_sentence_sum_places_masked_values_by_row():
@@ -113,11 +121,11 @@ def test_score_function_surrogate_is_zero_valued_and_unbiased():
     penalty_of_token = torch.tensor([0.5, 2.0, 0.1, 1.0])
     exact = torch.autograd.grad((F.softmax(logits, -1) * penalty_of_token).sum(), logits)[0]
 
-    forbidden = torch.zeros(vocab, dtype=torch.bool)
-    batch_logits = logits.unsqueeze(0).expand(draws, vocab)
+    forbidden = torch.tensor([], dtype=torch.long)
+    batch_log_probs = F.log_softmax(logits, -1).unsqueeze(0).expand(draws, vocab)
     src = torch.full((draws, 1), 50)
-    _, predicted = fill_predictions(src, src.eq(50), batch_logits, forbidden, "sample")
-    log_prob = prediction_log_probs(batch_logits, predicted, forbidden)
+    _, predicted = fill_predictions(src, src.eq(50), batch_log_probs, forbidden, "sample")
+    log_prob = prediction_log_probs(batch_log_probs, predicted, forbidden)
     surrogate = score_function_surrogate(penalty_of_token[predicted], torch.ones(draws), log_prob)
     assert surrogate.item() == 0.0
     estimate = torch.autograd.grad(surrogate / draws, logits)[0]

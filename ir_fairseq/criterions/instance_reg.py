@@ -44,6 +44,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
+import torch.nn.functional as F
 from fairseq import modules, utils
 from fairseq.criterions import FairseqCriterion, register_criterion
 from fairseq.dataclass import ChoiceEnum, FairseqDataclass
@@ -171,12 +172,10 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.ir_enabled = self.ecp_weight > 0 or self.dpp_weight > 0
         self.tpu = cfg.tpu
         dictionary = task.source_dictionary
-        forbidden = torch.zeros(len(dictionary), dtype=torch.bool)
-        forbidden[: dictionary.nspecial] = True  # <s>, <pad>, </s>, <unk>
-        for index, symbol in enumerate(dictionary.symbols):
-            if symbol == "<mask>" or symbol.startswith("madeupword"):
-                forbidden[index] = True
-        self.register_buffer("fill_forbidden", forbidden, persistent=False)
+        forbidden = list(range(dictionary.nspecial))  # <s>, <pad>, </s>, <unk>
+        forbidden += [index for index, symbol in enumerate(dictionary.symbols)
+                      if symbol == "<mask>" or symbol.startswith("madeupword")]
+        self.register_buffer("fill_forbidden_ids", torch.tensor(forbidden), persistent=False)
 
     def forward(self, model, sample, reduce=True):
         src_tokens = sample["net_input"]["src_tokens"]
@@ -190,18 +189,26 @@ class InstanceRegularizationLoss(FairseqCriterion):
         targets = model.get_targets(sample, [logits])
         if projected is not None:
             targets = targets[projected]
-        mlm_loss = modules.cross_entropy(
-            logits.view(-1, logits.size(-1)),
-            targets.view(-1),
-            reduction="sum",
-            ignore_index=self.padding_idx,
-        )
+        if self.ir_enabled:
+            # one log-softmax over the vocabulary, shared by the CE, the fill and DPP's gradient
+            log_probs = F.log_softmax(logits, dim=-1, dtype=torch.float32)
+            mlm_loss = F.nll_loss(log_probs.view(-1, log_probs.size(-1)), targets.view(-1),
+                                  reduction="sum", ignore_index=self.padding_idx)
+        else:  # exactly fairseq's masked_lm
+            mlm_loss = modules.cross_entropy(
+                logits.view(-1, logits.size(-1)),
+                targets.view(-1),
+                reduction="sum",
+                ignore_index=self.padding_idx,
+            )
         mlm_correct = (logits.argmax(-1).eq(targets) & targets.ne(self.padding_idx)).sum()
 
         loss = mlm_loss
         ecp = dpp = positions = torch.zeros((), device=mlm_loss.device)
         if self.ir_enabled:
-            ecp, dpp, positions = self.instance_penalties(model, sample, masked, capture.states, logits)
+            ecp, dpp, positions = self.instance_penalties(
+                model, sample, masked, capture.states, log_probs
+            )
             penalty_per_position = (self.ecp_weight * ecp + self.dpp_weight * dpp) / positions.clamp(min=1)
             loss = loss + penalty_per_position * sample_size
 
@@ -227,18 +234,18 @@ class InstanceRegularizationLoss(FairseqCriterion):
             return masked if masked.any() else None
         return torch.where(masked.any(), masked, masked.new([True]))
 
-    def instance_penalties(self, model, sample, masked, masked_states, masked_logits):
+    def instance_penalties(self, model, sample, masked, masked_states, masked_log_probs):
         """Summed ECP and DPP over non-pad positions, and the number of those positions."""
         src_tokens = sample["net_input"]["src_tokens"]
         original = restore_original(src_tokens, sample["target"], self.padding_idx)  # W
         restored, predicted = fill_predictions(  # P
-            src_tokens, masked, masked_logits, self.fill_forbidden, self.fill
+            src_tokens, masked, masked_log_probs, self.fill_forbidden_ids, self.fill
         )
         non_pad = src_tokens.ne(self.padding_idx)
         positions = non_pad.sum()
         fill_log_prob = None
         if self.dpp_grad == "score_function" and torch.is_grad_enabled():
-            log_probs = prediction_log_probs(masked_logits, predicted, self.fill_forbidden)
+            log_probs = prediction_log_probs(masked_log_probs, predicted, self.fill_forbidden_ids)
             fill_log_prob = per_sentence_sum(masked, log_probs)
 
         scale = 1.0
@@ -254,7 +261,7 @@ class InstanceRegularizationLoss(FairseqCriterion):
 
         encoder = unwrap_model(model)
         target_mode = nullcontext() if self.cfg.ir_target_dropout else utils.model_eval(encoder)
-        with torch.no_grad(), target_mode:
+        with torch.inference_mode(), target_mode:
             target_states = encoder(original, features_only=True)[0]  # Ĥ
             if self.dpp_grad != "forward":
                 restored_states = encoder(restored, features_only=True)[0]  # H̃
