@@ -4,10 +4,12 @@ Use with ``fairseq-train --user-dir ir_fairseq --task masked_lm_ir --criterion i
 fairseq imports a user dir's ``tasks/`` and ``models/`` by itself but not ``criterions/``,
 so everything is registered here, once, on import.
 """
+from ir_fairseq.atomic_copies import make_checkpoint_copies_atomic
 from ir_fairseq.checkpoint_loading import allow_fairseq_checkpoints
 from ir_fairseq.errors import IRUserError, install_excepthook
 
 allow_fairseq_checkpoints()
+make_checkpoint_copies_atomic()
 install_excepthook()
 
 from ir_fairseq.data import word_starts  # noqa: E402,F401  (registers a bpe)

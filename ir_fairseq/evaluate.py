@@ -51,6 +51,7 @@ def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_bat
         max_positions=tokens_per_sample,
     ).next_epoch_itr(shuffle=False)
     totals = {}
+    torch.manual_seed(seed)  # the sampled fill of P
     with torch.no_grad():
         for index, sample in enumerate(iterator):
             if max_batches is not None and index >= max_batches:

@@ -143,7 +143,12 @@ def sentence_penalties(
     """Sum of D over each sentence's non-padding positions: (B,), float32.
 
     Sums, not means, so that fairseq can add them across batches and workers; the
-    criterion turns them into a mean over positions.
+    criterion turns them into a mean over positions. Padding states are zeroed *before* the
+    softmax, so that whatever an encoder leaves there (NaN for a row that is all padding)
+    never meets the arithmetic, not even as NaN × 0 in the backward pass.
     """
-    per_position = per_position_distance(target_states, states, distance)
+    keep = non_pad.unsqueeze(-1)
+    per_position = per_position_distance(
+        target_states.float().masked_fill(~keep, 0.0), states.float().masked_fill(~keep, 0.0), distance
+    )
     return per_position.masked_fill(~non_pad, 0.0).sum(dim=-1)

@@ -1,5 +1,8 @@
-"""Bad input on the command line: one clear line naming the problem, no traceback."""
+"""Bad input on the command line: one clear line naming the problem, no traceback, and
+nothing already written changed."""
+import hashlib
 import os
+import shutil
 
 import pytest
 
@@ -37,3 +40,76 @@ def test_data_dir_without_dictionary(tmp_path):
     (tmp_path / "empty").mkdir()
     proc = fairseq_train(str(tmp_path / "empty"), str(tmp_path / "ck"), "--max-update", "1", check=False)
     assert_one_line_error(proc, "has no dict.txt")
+
+
+def test_unknown_fill_mode(corpus, tmp_path):
+    proc = fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--ir-fill", "beam", check=False)
+    assert proc.returncode != 0 and "invalid choice: 'beam'" in proc.stderr
+
+
+def test_missing_valid_split(corpus, tmp_path):
+    data = tmp_path / "no-valid"
+    shutil.copytree(corpus["bin"], data)
+    for name in os.listdir(data):
+        if name.startswith("valid."):
+            os.remove(data / name)
+    proc = fairseq_train(str(data), str(tmp_path / "ck"), "--max-update", "1", check=False)
+    assert_one_line_error(proc, "split 'valid' not found")
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(corpus, tmp_path_factory):
+    save_dir = tmp_path_factory.mktemp("trained")
+    fairseq_train(corpus["bin"], str(save_dir), "--max-update", "1", "--disable-validation")
+    return save_dir / "checkpoint_last.pt"
+
+
+def digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_explicit_restore_file_that_does_not_exist(corpus, tmp_path):
+    missing = str(tmp_path / "converted" / "model.pt")
+    proc = fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--restore-file", missing, check=False)
+    assert_one_line_error(proc, f"--restore-file not found: {missing}")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_checkpoint_is_refused_and_left_as_is(corpus, tmp_path, trained_checkpoint, damage):
+    save_dir = tmp_path / "ck"
+    save_dir.mkdir()
+    last = save_dir / "checkpoint_last.pt"
+    data = trained_checkpoint.read_bytes()
+    last.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a checkpoint" * 10,
+                      "empty": b""}[damage])
+    before = digest(last)
+    proc = fairseq_train(corpus["bin"], str(save_dir), "--max-update", "2", check=False)
+    assert_one_line_error(proc, "checkpoint_last.pt")
+    assert "cannot be read" in proc.stderr or "is empty" in proc.stderr
+    assert digest(last) == before
+
+
+def test_dictionary_that_does_not_match_the_checkpoint(corpus, tmp_path, trained_checkpoint):
+    data = tmp_path / "other-dict"
+    shutil.copytree(corpus["bin"], data)
+    with open(data / "dict.txt", "a") as f:
+        f.write("extra_symbol_a 1\nextra_symbol_b 1\n")
+    proc = fairseq_train(str(data), str(tmp_path / "ck"), "--restore-file", str(trained_checkpoint),
+                         "--reset-optimizer", "--max-update", "2", check=False)
+    assert_one_line_error(proc, "does not match the embeddings")
+
+
+def test_save_dir_of_a_different_run_is_refused_unless_overwrite(corpus, tmp_path, trained_checkpoint):
+    save_dir = tmp_path / "ck"
+    save_dir.mkdir()
+    shutil.copy(trained_checkpoint, save_dir / "checkpoint_last.pt")
+    before = digest(save_dir / "checkpoint_last.pt")
+    bigger = ("--encoder-layers", "3", "--max-update", "2", "--disable-validation")
+    proc = fairseq_train(corpus["bin"], str(save_dir), *bigger, check=False)
+    assert_one_line_error(proc, "holds a different run")
+    assert digest(save_dir / "checkpoint_last.pt") == before
+
+    fairseq_train(corpus["bin"], str(save_dir), *bigger, "--overwrite-save-dir")
+    moved = [p for p in save_dir.glob("replaced-*/checkpoint_last.pt")]
+    assert len(moved) == 1 and digest(moved[0]) == before
+    assert (save_dir / "checkpoint_last.pt").exists()

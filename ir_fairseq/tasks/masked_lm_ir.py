@@ -10,12 +10,16 @@ original sentence W is ``target`` on D and ``src_tokens`` elsewhere
 import argparse
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import torch.distributed as dist
 from fairseq import utils
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 
+from omegaconf import II
+
+from ir_fairseq.checkpoint_checks import check_training_checkpoint
 from ir_fairseq.data.word_starts import detect_word_start_style
 from ir_fairseq.errors import IRUserError
 
@@ -24,7 +28,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class MaskedLMIRConfig(MaskedLMConfig):
-    pass
+    overwrite_save_dir: bool = field(
+        default=False,
+        metadata={"help": "train afresh in a --save-dir whose checkpoint_last.pt belongs to a "
+                  "different run (another task, architecture or dictionary): its checkpoints "
+                  "are moved to a dated sub-folder, never deleted"},
+    )
+    # read (not set) from fairseq's checkpoint options, to check the checkpoint before loading
+    save_dir: str = II("checkpoint.save_dir")
+    restore_file: str = II("checkpoint.restore_file")
 
 
 def check_data_dirs(data: str) -> None:
@@ -75,5 +87,11 @@ class MaskedLMIRTask(MaskedLMTask):
             raise IRUserError(
                 f"--tokens-per-sample {self.cfg.tokens_per_sample} exceeds the model's "
                 f"--max-positions {model_positions}"
+            )
+        if not from_checkpoint:
+            main_worker = not dist.is_initialized() or dist.get_rank() == 0
+            check_training_checkpoint(
+                self.cfg, "masked_lm_ir", getattr(cfg, "arch", getattr(cfg, "_name", None)),
+                model, len(self.source_dictionary), main_worker,
             )
         return model
