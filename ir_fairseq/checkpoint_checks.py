@@ -51,6 +51,12 @@ def _saved_identity(state):
 def check_shapes(path, saved_model, model, dictionary_size):
     current = model.state_dict()
     saved_embeddings = saved_model.get(EMBEDDINGS)
+    if saved_embeddings is not None and saved_embeddings.size(0) == dictionary_size - 1:
+        raise IRUserError(
+            f"the vocabulary of {path} has no <mask> symbol (its embeddings have "
+            f"{saved_embeddings.size(0)} rows, this dictionary with <mask> {dictionary_size}): "
+            "masked-LM training needs a checkpoint whose vocabulary includes <mask>"
+        )
     if saved_embeddings is not None and saved_embeddings.size(0) != dictionary_size:
         raise IRUserError(
             f"dictionary ({dictionary_size} symbols with <mask>) does not match the embeddings "

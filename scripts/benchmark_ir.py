@@ -167,6 +167,31 @@ def memory_in_fresh_process(name, argv):
     return float(proc.stdout.strip().splitlines()[-1])
 
 
+def fraction_estimates(task, model, batch, fractions, draws=30):
+    """Spread of the cheap mode's ECP/DPP estimates on one batch, against the exact values
+    (eval mode and an argmax fill, so that only the choice of sentences varies)."""
+    exact = ir_criterion(task, ir_fill="argmax", dpp_grad="none").to(batch["target"].device)
+    was_training = model.training
+    model.eval()
+    lines = []
+    with torch.no_grad():
+        _, _, log = exact(model, batch)
+        reference = {k: float(log[k]) for k in ("ecp", "dpp")}
+        for fraction in fractions:
+            cheap = ir_criterion(task, ir_fill="argmax", dpp_grad="none",
+                                 ir_instance_fraction=fraction).to(batch["target"].device)
+            draws_ = {k: [] for k in reference}
+            for _ in range(draws):
+                _, _, log = cheap(model, batch)
+                for k in reference:
+                    draws_[k].append(float(log[k]) / reference[k])
+            lines.append(f"fraction {fraction:g}: " + ", ".join(
+                f"{k.upper()} estimate / exact = {statistics.mean(v):.3f} mean, "
+                f"{statistics.stdev(v):.3f} std" for k, v in draws_.items()))
+    model.train(was_training)
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", type=int, default=4)
@@ -254,6 +279,11 @@ def main(argv=None):
     if base_memory:
         print(f"memory: (b) <= 1.02: {memory['(b) ir_weights_0'] / base_memory:.2f}; "
               f"(c) <= 1.10: {memory['(c) ir_default'] / base_memory:.2f}")
+    fractions = [float(f) for f in args.fractions.split(",") if f]
+    if fractions:
+        print(f"\n(d) effect on the IR terms of one batch ({args.batch} sentences, 30 draws each):")
+        for line in fraction_estimates(task, model, batches[0], fractions):
+            print("  " + line)
 
 
 if __name__ == "__main__":

@@ -89,14 +89,20 @@ def test_corrupt_checkpoint_is_refused_and_left_as_is(corpus, tmp_path, trained_
     assert digest(last) == before
 
 
-def test_dictionary_that_does_not_match_the_checkpoint(corpus, tmp_path, trained_checkpoint):
+@pytest.mark.parametrize("extra_symbols,fragment", [
+    (2, "does not match the embeddings"),
+    # one row fewer in the checkpoint than this dictionary + <mask>: a vocabulary without <mask>
+    (1, "has no <mask> symbol"),
+])
+def test_dictionary_that_does_not_match_the_checkpoint(corpus, tmp_path, trained_checkpoint,
+                                                       extra_symbols, fragment):
     data = tmp_path / "other-dict"
     shutil.copytree(corpus["bin"], data)
     with open(data / "dict.txt", "a") as f:
-        f.write("extra_symbol_a 1\nextra_symbol_b 1\n")
+        f.writelines(f"extra_symbol_{i} 1\n" for i in range(extra_symbols))
     proc = fairseq_train(str(data), str(tmp_path / "ck"), "--restore-file", str(trained_checkpoint),
                          "--reset-optimizer", "--max-update", "2", check=False)
-    assert_one_line_error(proc, "does not match the embeddings")
+    assert_one_line_error(proc, fragment)
 
 
 def test_save_dir_of_a_different_run_is_refused_unless_overwrite(corpus, tmp_path, trained_checkpoint):
@@ -113,3 +119,4 @@ def test_save_dir_of_a_different_run_is_refused_unless_overwrite(corpus, tmp_pat
     moved = [p for p in save_dir.glob("replaced-*/checkpoint_last.pt")]
     assert len(moved) == 1 and digest(moved[0]) == before
     assert (save_dir / "checkpoint_last.pt").exists()
+
