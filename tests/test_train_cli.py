@@ -1,6 +1,8 @@
 """fairseq-train itself, with --user-dir: train, log, save, reload, resume, tensorboard."""
 import glob
 import os
+import subprocess
+import sys
 
 import torch
 
@@ -49,3 +51,18 @@ def test_user_dir_as_relative_path_from_repo_root(corpus, tmp_path):
                          "--user-dir", "ir_fairseq", "--disable-validation", "--no-save",
                          cwd=ROOT)
     assert json_log_records(proc.stderr + proc.stdout, "train_inner")
+
+
+def test_user_dir_of_a_pip_installed_copy(corpus, tmp_path):
+    """A non-editable install (pip install --target) serves as --user-dir too."""
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+                    "--target", str(target), ROOT], check=True, capture_output=True, text=True)
+    installed = target / "ir_fairseq"
+    assert (installed / "criterions" / "instance_reg.py").is_file()
+    proc = fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "2",
+                         "--user-dir", str(installed), "--disable-validation", "--no-save",
+                         cwd=str(tmp_path))
+    log = proc.stderr + proc.stdout
+    assert f"'user_dir': '{installed}'" in log
+    assert json_log_records(log, "train_inner")
