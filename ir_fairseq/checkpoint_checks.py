@@ -26,6 +26,8 @@ def _configured(value):
 
 def read_checkpoint(path):
     """The checkpoint's contents, or a one-line error for a file that cannot be read."""
+    if not os.path.isfile(path):
+        raise IRUserError(f"checkpoint not found: {path}")
     try:
         try:
             return torch.load(path, map_location="cpu", mmap=True)

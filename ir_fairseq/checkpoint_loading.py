@@ -10,12 +10,17 @@ allow-list when it is imported.
 import argparse
 import collections
 
+import numpy as np
 import torch
 
 FAIRSEQ_CHECKPOINT_GLOBALS = [
     argparse.Namespace,
     collections.OrderedDict,
     collections.defaultdict,
+    # numpy scalars: best-checkpoint scores computed with scipy/numpy (e.g. spearman)
+    np.core.multiarray.scalar,
+    np.dtype,
+    *{type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)},
 ]
 
 

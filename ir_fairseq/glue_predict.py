@@ -1,0 +1,119 @@
+"""Dev metrics, dev predictions and GLUE test submission files of a fine-tuned checkpoint.
+
+    python -m ir_fairseq.glue_predict CHECKPOINT TASK TASK_BIN SAVE_DIR
+
+Runs the model once over every dev and test split of TASK_BIN (made by preprocess_glue.sh),
+in file order, and writes to SAVE_DIR:
+- ``dev_metrics.json``: the task's metrics by name, in percent (MNLI: one object per dev set);
+- ``dev_predictions.tsv``: ``index, prediction, label, split`` for every dev row;
+- ``submission/<TASK>.tsv`` (MNLI: ``MNLI-m.tsv``, ``MNLI-mm.tsv``, ``AX.tsv``): ``index`` and
+  ``prediction`` with the label strings the GLUE server expects.
+Computing the dev metrics here, from all rows on one process, keeps them exact whatever
+the number of workers used for training.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+from fairseq import checkpoint_utils
+
+import ir_fairseq  # noqa: F401  (torch.load allow-list)
+from ir_fairseq.errors import IRUserError
+from ir_fairseq.glue import compute_metrics, get_task
+
+SUBMISSION_NAMES = {"test_matched": "MNLI-m", "test_mismatched": "MNLI-mm", "diagnostic": "AX"}
+
+
+def read_splits(task_bin):
+    path = os.path.join(task_bin, "splits.tsv")
+    if not os.path.isfile(path):
+        raise IRUserError(f"{task_bin} has no splits.tsv: make it with scripts/preprocess_glue.sh")
+    with open(path, encoding="utf-8") as f:
+        rows = [line.rstrip("\n").split("\t") for line in f][1:]
+    return [(fairseq_split, glue_split) for fairseq_split, glue_split, _, _ in rows]
+
+
+def read_lines(path):
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def predict_split(model, task, split, regression, batch_size=32):
+    task.load_dataset(split)
+    dataset = task.dataset(split)
+    iterator = task.get_batch_iterator(dataset, max_sentences=batch_size, ignore_invalid_inputs=False,
+                                       max_positions=model.max_positions())
+    predictions = [None] * len(dataset)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        for sample in iterator.next_epoch_itr(shuffle=False):
+            tokens = sample["net_input"]["src_tokens"].to(device)
+            logits = model(tokens, features_only=True, classification_head_name="sentence_classification_head")[0]
+            for row, sample_id in enumerate(sample["id"].tolist()):
+                if regression:
+                    predictions[sample_id] = float(logits[row, 0])
+                else:
+                    label_id = int(logits[row].argmax()) + task.label_dictionary.nspecial
+                    predictions[sample_id] = task.label_dictionary[label_id]
+    return predictions
+
+
+def format_prediction(value, regression):
+    return f"{min(max(value, 0.0), 5.0):.3f}" if regression else value
+
+
+def run(checkpoint, task_name, task_bin, save_dir):
+    glue_task = get_task(task_name)
+    if not os.path.isfile(checkpoint):
+        raise IRUserError(f"checkpoint not found: {checkpoint}")
+    models, _, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={"data": task_bin})
+    model = models[0].eval()
+    if torch.cuda.is_available():
+        model = model.cuda()
+    regression = glue_task.is_regression
+    os.makedirs(os.path.join(save_dir, "submission"), exist_ok=True)
+    metrics, dev_rows = {}, []
+    for fairseq_split, glue_split in read_splits(task_bin):
+        if fairseq_split == "train":
+            continue
+        raw = os.path.join(task_bin, "raw", fairseq_split)
+        indices = read_lines(raw + ".index")
+        predictions = predict_split(model, task, fairseq_split, regression)
+        if len(predictions) != len(indices):
+            raise IRUserError(f"{task_bin}: {fairseq_split} has {len(predictions)} rows, its index {len(indices)}")
+        if fairseq_split.startswith("valid"):
+            labels = read_lines(raw + ".label")
+            shown = [format_prediction(p, regression) for p in predictions]
+            metrics[glue_split] = compute_metrics(glue_task, shown if not regression else predictions, labels)
+            dev_rows += [(i, s, l, glue_split) for i, s, l in zip(indices, shown, labels)]
+        else:
+            name = SUBMISSION_NAMES.get(glue_split, task_name)
+            with open(os.path.join(save_dir, "submission", f"{name}.tsv"), "w", encoding="utf-8") as f:
+                f.write("index\tprediction\n")
+                f.writelines(f"{i}\t{format_prediction(p, regression)}\n" for i, p in zip(indices, predictions))
+    result = metrics[glue_task.dev_splits[0]] if len(metrics) == 1 else metrics
+    with open(os.path.join(save_dir, "dev_metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, sort_keys=True)
+    with open(os.path.join(save_dir, "dev_predictions.tsv"), "w", encoding="utf-8") as f:
+        f.write("index\tprediction\tlabel\tsplit\n")
+        f.writelines("\t".join(row) + "\n" for row in dev_rows)
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m ir_fairseq.glue_predict", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("task")
+    parser.add_argument("task_bin")
+    parser.add_argument("save_dir")
+    args = parser.parse_args(argv)
+    try:
+        print(json.dumps(run(args.checkpoint, args.task, args.task_bin, args.save_dir)))
+    except IRUserError as e:
+        sys.exit(f"ir_fairseq: error: {e}")
+
+
+if __name__ == "__main__":
+    main()

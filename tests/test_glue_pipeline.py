@@ -1,0 +1,139 @@
+"""preprocess_glue.sh -> finetune_glue.sh -> dev metrics, predictions, submission -> report."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, fairseq_train
+from ir_fairseq.glue import get_task, read_split
+from ir_fairseq.glue_prepare import prepare
+
+SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
+real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real GLUE files in ../shared/data)")
+
+
+@pytest.fixture(scope="module")
+def model_dir(corpus, tmp_path_factory):
+    """A tiny pre-trained checkpoint with its dict.txt and spm.model, as users would have."""
+    root = tmp_path_factory.mktemp("pretrained")
+    fairseq_train(corpus["bin"], str(root / "ck"), "--max-update", "2", "--disable-validation")
+    shutil.copy(os.path.join(corpus["bin"], "dict.txt"), root / "dict.txt")
+    shutil.copy(corpus["spm_model"], root / "spm.model")
+    return root
+
+
+@pytest.fixture(scope="module")
+def generated_glue(corpus, tmp_path_factory):
+    """The project's own sentiment task written as GLUE SST-2 files (with an unlabelled test)."""
+    glue = tmp_path_factory.mktemp("glue")
+    (glue / "SST-2").mkdir()
+    for split in ("train", "dev"):
+        shutil.copy(corpus["raw"] / "sentiment" / f"{split}.tsv", glue / "SST-2" / f"{split}.tsv")
+    dev = (corpus["raw"] / "sentiment" / "dev.tsv").read_text().splitlines()[1:]
+    (glue / "SST-2" / "test.tsv").write_text(
+        "index\tsentence\n" + "".join(f"{i}\t{line.split(chr(9))[0]}\n" for i, line in enumerate(dev)))
+    return glue
+
+
+def run_script(name, *args):
+    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)],
+                          capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable))
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def check_outputs(glue_dir, task_name, save_dir, submission):
+    task = get_task(task_name)
+    metrics = json.loads((save_dir / "dev_metrics.json").read_text())
+    assert set(metrics) == set(task.metrics)
+    dev = read_split(str(glue_dir), task, "dev")
+    rows = [line.split("\t") for line in (save_dir / "dev_predictions.tsv").read_text().splitlines()]
+    assert rows[0] == ["index", "prediction", "label", "split"] and len(rows) - 1 == len(dev)
+    assert [r[2] for r in rows[1:]] == [e.label for e in dev]
+    test = read_split(str(glue_dir), task, "test")
+    lines = (save_dir / "submission" / submission).read_text().splitlines()
+    assert lines[0] == "index\tprediction" and len(lines) - 1 == len(test)
+    assert [line.split("\t")[0] for line in lines[1:]] == [e.index for e in test]
+    predictions = [line.split("\t")[1] for line in lines[1:]]
+    if task.is_regression:
+        assert all(0.0 <= float(p) <= 5.0 for p in predictions)
+    else:
+        assert set(predictions) <= set(task.labels)
+    return metrics
+
+
+def test_generated_task_end_to_end_with_report(generated_glue, model_dir, tmp_path):
+    out = tmp_path / "data"
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
+    save_dir = tmp_path / "results" / "tiny" / "SST-2"
+    run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", out / "SST-2-bin",
+               save_dir, "--max-update", "4")
+    metrics = check_outputs(generated_glue, "SST-2", save_dir, "SST-2.tsv")
+    assert 0.0 <= metrics["accuracy"] <= 100.0
+    report = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "glue_report.py"),
+                             str(tmp_path / "results")], capture_output=True, text=True, check=True)
+    assert f"| tiny | {metrics['accuracy']:.2f} | {metrics['accuracy']:.2f} |" in report.stdout
+    assert (tmp_path / "results" / "glue_results.csv").is_file()
+
+
+def test_sweep_keeps_only_the_best_dev_checkpoint(generated_glue, model_dir, tmp_path):
+    out = tmp_path / "data"
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
+    save_dir = tmp_path / "sweep"
+    proc = subprocess.run(
+        ["bash", os.path.join(ROOT, "scripts", "finetune_glue.sh"), "SST-2",
+         str(model_dir / "ck" / "checkpoint_last.pt"), str(out / "SST-2-bin"), str(save_dir),
+         "--max-update", "2"],
+        capture_output=True, text=True, timeout=900,
+        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, SWEEP="1",
+                 LRS="1e-5 3e-5", BATCHES="16", EPOCHS_LIST="1", SEEDS="1 2"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    sweep = (save_dir / "sweep.tsv").read_text().splitlines()
+    assert len(sweep) == 1 + 4
+    assert sorted(p.name for p in save_dir.rglob("*.pt")) == ["checkpoint_best.pt"]
+    best = max(float(line.split("\t")[4]) for line in sweep[1:])
+    assert json.loads((save_dir / "dev_metrics.json").read_text())["accuracy"] == pytest.approx(best)
+
+
+@real_data
+@pytest.mark.parametrize("task_name", ["RTE", "STS-B"])
+def test_real_task_end_to_end(model_dir, tmp_path, task_name):
+    glue_dir = os.path.join(SHARED, "glue")
+    out = tmp_path / "data"
+    run_script("preprocess_glue.sh", glue_dir, task_name, model_dir, out)
+    save_dir = tmp_path / task_name
+    run_script("finetune_glue.sh", task_name, model_dir / "ck" / "checkpoint_last.pt",
+               out / f"{task_name}-bin", save_dir, "--max-update", "3")
+    check_outputs(glue_dir, task_name, save_dir, f"{task_name}.tsv")
+
+
+@real_data
+def test_real_files_preprocess_to_the_right_rows_for_every_task(model_dir, tmp_path):
+    glue_dir = os.path.join(SHARED, "glue")
+    expected = {"CoLA": (8551, 1043, 1063), "SST-2": (67349, 872, 1821), "MRPC": (3668, 408, 1725),
+                "STS-B": (5749, 1500, 1379), "RTE": (2490, 277, 3000), "WNLI": (635, 71, 146)}
+    for task_name, sizes in expected.items():
+        rows = prepare(glue_dir, task_name, str(model_dir), str(tmp_path / task_name))
+        assert [r[2] for r in rows] == list(sizes)
+        raw = tmp_path / task_name / "raw"
+        pair = get_task(task_name).is_pair
+        assert (raw / "train.input1").exists() == pair
+        assert len((raw / "valid.label").read_text().splitlines()) == sizes[1]
+        assert not (raw / "test.label").exists()
+
+
+def test_bad_tsv_is_a_one_line_error_from_the_script(model_dir, tmp_path):
+    (tmp_path / "glue" / "RTE").mkdir(parents=True)
+    (tmp_path / "glue" / "RTE" / "train.tsv").write_text(
+        "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n")
+    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "preprocess_glue.sh"),
+                           str(tmp_path / "glue"), "RTE", str(model_dir), str(tmp_path / "out")],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHON=sys.executable))
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"ir_fairseq: error: {tmp_path}/glue/RTE/train.tsv:2: unknown label 'maybe' for RTE "
+        "(expected one of entailment, not_entailment)")
