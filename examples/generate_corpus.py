@@ -7,7 +7,8 @@ from the polarity of their adjectives and negations, which a pre-trained encoder
 
     python examples/generate_corpus.py OUT_DIR [--docs 400] [--seed 1]
 
-writes OUT_DIR/train.txt, OUT_DIR/valid.txt (pre-training) and OUT_DIR/sentiment/{train,dev}.tsv.
+writes OUT_DIR/train.txt, OUT_DIR/valid.txt (pre-training) and the review task in GLUE's SST-2
+layout, OUT_DIR/glue/SST-2/{train,dev,test}.tsv (test unlabelled), for scripts/preprocess_glue.sh.
 """
 import argparse
 import os
@@ -79,7 +80,8 @@ def write_lines(path, lines):
 
 def generate(out_dir, docs=400, reviews=1200, seed=1):
     rng = random.Random(seed)
-    os.makedirs(os.path.join(out_dir, "sentiment"), exist_ok=True)
+    task_dir = os.path.join(out_dir, "glue", "SST-2")
+    os.makedirs(task_dir, exist_ok=True)
     documents = [document(rng) for _ in range(docs)]
     n_valid = max(1, docs // 20)
     for name, part in (("valid.txt", documents[:n_valid]), ("train.txt", documents[n_valid:])):
@@ -89,10 +91,14 @@ def generate(out_dir, docs=400, reviews=1200, seed=1):
             lines.append("")  # document boundary, as fairseq-preprocess expects
         write_lines(os.path.join(out_dir, name), lines)
     examples = [review(rng) for _ in range(reviews)]
-    n_dev = reviews // 5
-    for name, part in (("dev.tsv", examples[:n_dev]), ("train.tsv", examples[n_dev:])):
-        write_lines(os.path.join(out_dir, "sentiment", name),
+    n_held_out = reviews // 5
+    dev, test, train = (examples[:n_held_out], examples[n_held_out:2 * n_held_out],
+                        examples[2 * n_held_out:])
+    for name, part in (("dev.tsv", dev), ("train.tsv", train)):
+        write_lines(os.path.join(task_dir, name),
                     ["sentence\tlabel"] + [f"{text}\t{label}" for text, label in part])
+    write_lines(os.path.join(task_dir, "test.tsv"),
+                ["index\tsentence"] + [f"{i}\t{text}" for i, (text, _) in enumerate(test)])
 
 
 def main():

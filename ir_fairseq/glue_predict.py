@@ -5,7 +5,8 @@
 Runs the model once over every dev and test split of TASK_BIN (made by preprocess_glue.sh),
 in file order, and writes to SAVE_DIR:
 - ``dev_metrics.json``: the task's metrics by name, in percent (MNLI: one object per dev set);
-- ``dev_predictions.tsv``: ``index, prediction, label, split`` for every dev row;
+- ``dev_predictions.tsv``: ``index, prediction, label, split`` for every dev row (STS-B scores
+  unclipped; the metrics are computed from exactly these strings);
 - ``submission/<TASK>.tsv`` (MNLI: ``MNLI-m.tsv``, ``MNLI-mm.tsv``, ``AX.tsv``): ``index`` and
   ``prediction`` with the label strings the GLUE server expects.
 Computing the dev metrics here, from all rows on one process, keeps them exact whatever
@@ -85,9 +86,11 @@ def run(checkpoint, task_name, task_bin, save_dir):
             raise IRUserError(f"{task_bin}: {fairseq_split} has {len(predictions)} rows, its index {len(indices)}")
         if fairseq_split.startswith("valid"):
             labels = read_lines(raw + ".label")
-            shown = [format_prediction(p, regression) for p in predictions]
-            metrics[glue_split] = compute_metrics(glue_task, shown if not regression else predictions, labels)
-            dev_rows += [(i, s, l, glue_split) for i, s, l in zip(indices, shown, labels)]
+            # dev predictions are written unclipped, and the metrics are computed from exactly
+            # the written strings, so anyone can recompute them from dev_predictions.tsv
+            written = [f"{p:.6f}" if regression else p for p in predictions]
+            metrics[glue_split] = compute_metrics(glue_task, written, labels)
+            dev_rows += [(i, w, l, glue_split) for i, w, l in zip(indices, written, labels)]
         else:
             name = SUBMISSION_NAMES.get(glue_split, task_name)
             with open(os.path.join(save_dir, "submission", f"{name}.tsv"), "w", encoding="utf-8") as f:

@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+from scipy.stats import pearsonr, spearmanr
+from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from conftest import ROOT, fairseq_train
 from ir_fairseq.glue import get_task, read_split
@@ -26,16 +28,9 @@ def model_dir(corpus, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def generated_glue(corpus, tmp_path_factory):
-    """The project's own sentiment task written as GLUE SST-2 files (with an unlabelled test)."""
-    glue = tmp_path_factory.mktemp("glue")
-    (glue / "SST-2").mkdir()
-    for split in ("train", "dev"):
-        shutil.copy(corpus["raw"] / "sentiment" / f"{split}.tsv", glue / "SST-2" / f"{split}.tsv")
-    dev = (corpus["raw"] / "sentiment" / "dev.tsv").read_text().splitlines()[1:]
-    (glue / "SST-2" / "test.tsv").write_text(
-        "index\tsentence\n" + "".join(f"{i}\t{line.split(chr(9))[0]}\n" for i, line in enumerate(dev)))
-    return glue
+def generated_glue(corpus):
+    """The project's own review task, written by the generator in GLUE's SST-2 layout."""
+    return corpus["raw"] / "glue"
 
 
 def run_script(name, *args):
@@ -54,6 +49,20 @@ def check_outputs(glue_dir, task_name, save_dir, submission):
     rows = [line.split("\t") for line in (save_dir / "dev_predictions.tsv").read_text().splitlines()]
     assert rows[0] == ["index", "prediction", "label", "split"] and len(rows) - 1 == len(dev)
     assert [r[2] for r in rows[1:]] == [e.label for e in dev]
+    assert [r[0] for r in rows[1:]] == [e.index for e in dev]
+    # the reported metrics are scikit-learn/scipy on the written predictions
+    predicted, gold = [r[1] for r in rows[1:]], [r[2] for r in rows[1:]]
+    recomputed = {}
+    if task.is_regression:
+        recomputed["pearson"] = 100 * pearsonr([float(p) for p in predicted], [float(g) for g in gold])[0]
+        recomputed["spearman"] = 100 * spearmanr([float(p) for p in predicted], [float(g) for g in gold])[0]
+    elif "mcc" in task.metrics:
+        recomputed["mcc"] = 100 * matthews_corrcoef(gold, predicted)
+    else:
+        recomputed["accuracy"] = 100 * accuracy_score(gold, predicted)
+    for name, value in recomputed.items():
+        if value == value:  # a constant prediction makes correlations NaN
+            assert metrics[name] == pytest.approx(value, abs=1e-9), name
     test = read_split(str(glue_dir), task, "test")
     lines = (save_dir / "submission" / submission).read_text().splitlines()
     assert lines[0] == "index\tprediction" and len(lines) - 1 == len(test)
@@ -100,7 +109,7 @@ def test_sweep_keeps_only_the_best_dev_checkpoint(generated_glue, model_dir, tmp
 
 
 @real_data
-@pytest.mark.parametrize("task_name", ["RTE", "STS-B"])
+@pytest.mark.parametrize("task_name", ["RTE", "CoLA", "STS-B"])
 def test_real_task_end_to_end(model_dir, tmp_path, task_name):
     glue_dir = os.path.join(SHARED, "glue")
     out = tmp_path / "data"
