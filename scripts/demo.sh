@@ -67,7 +67,7 @@ COMMON=(--user-dir "$ROOT/ir_fairseq" "${MODEL[@]}" --tokens-per-sample "$TOKENS
         --lr 5e-4 --lr-scheduler polynomial_decay --warmup-updates $((UPDATES / 10))
         --total-num-update "$UPDATES" --max-update "$UPDATES" --seed "$SEED" --cpu
         --log-format json --log-interval 20 --no-progress-bar --no-epoch-checkpoints
-        --validate-interval-updates "$UPDATES" --num-workers 0)
+        --validate-interval-updates "$UPDATES" --num-workers 0 --data-buffer-size 0)
 
 echo "[demo] 2/5 pre-train with fairseq masked_lm ($UPDATES updates)"
 "$BIN/fairseq-train" data-bin "${COMMON[@]}" --task masked_lm --criterion masked_lm \

@@ -23,6 +23,10 @@ TINY_TRAINING = [
     "--lr-scheduler", "polynomial_decay", "--warmup-updates", "2", "--total-num-update", "100",
     "--log-format", "json", "--log-interval", "1", "--no-epoch-checkpoints", "--cpu",
     "--seed", "1", "--num-workers", "0", "--no-progress-bar",
+    # fairseq's background batch buffer thread can abort the process at exit (status 134,
+    # "terminate called without an active exception") when training stops mid-epoch
+    # moments after it started; no buffer, no race
+    "--data-buffer-size", "0",
 ]
 
 

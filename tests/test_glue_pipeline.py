@@ -80,7 +80,7 @@ def test_generated_task_end_to_end_with_report(generated_glue, model_dir, tmp_pa
     run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
     save_dir = tmp_path / "results" / "tiny" / "SST-2"
     run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", out / "SST-2-bin",
-               save_dir, "--max-update", "4")
+               save_dir, "--max-update", "4", "--data-buffer-size", "0")
     metrics = check_outputs(generated_glue, "SST-2", save_dir, "SST-2.tsv")
     assert 0.0 <= metrics["accuracy"] <= 100.0
     report = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "glue_report.py"),
@@ -96,7 +96,7 @@ def test_sweep_keeps_only_the_best_dev_checkpoint(generated_glue, model_dir, tmp
     proc = subprocess.run(
         ["bash", os.path.join(ROOT, "scripts", "finetune_glue.sh"), "SST-2",
          str(model_dir / "ck" / "checkpoint_last.pt"), str(out / "SST-2-bin"), str(save_dir),
-         "--max-update", "2"],
+         "--max-update", "2", "--data-buffer-size", "0"],
         capture_output=True, text=True, timeout=900,
         env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, SWEEP="1",
                  LRS="1e-5 3e-5", BATCHES="16", EPOCHS_LIST="1", SEEDS="1 2"))
@@ -116,7 +116,7 @@ def test_real_task_end_to_end(model_dir, tmp_path, task_name):
     run_script("preprocess_glue.sh", glue_dir, task_name, model_dir, out)
     save_dir = tmp_path / task_name
     run_script("finetune_glue.sh", task_name, model_dir / "ck" / "checkpoint_last.pt",
-               out / f"{task_name}-bin", save_dir, "--max-update", "3")
+               out / f"{task_name}-bin", save_dir, "--max-update", "3", "--data-buffer-size", "0")
     check_outputs(glue_dir, task_name, save_dir, f"{task_name}.tsv")
 
 

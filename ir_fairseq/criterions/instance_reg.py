@@ -9,8 +9,8 @@ One training step, top to bottom (``forward``):
    holds.
 2. W and P are built on the device: W from the sample (``restore_original``), P by writing the
    predictions (argmax, or a sample) at D (``fill_predictions``).
-3. Ĥ = states(W) and H̃ = states(P) from the unwrapped model without gradient (they never
-   touch DDP's reducer), without the LM head, and by default without dropout
+3. Ĥ = states(W) and H̃ = states(P) from the unwrapped model in ``torch.inference_mode`` (they
+   never touch DDP's reducer), without the LM head, and by default without dropout
    (``--ir-target-dropout``).
 4. ECP = D(H, Ĥ): its gradient reaches the model through H. Ĥ is a target: no gradient.
    DPP = D(H̃, Ĥ), whose gradient path is ``--dpp-grad``:
@@ -178,7 +178,6 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.register_buffer("fill_forbidden_ids", torch.tensor(forbidden), persistent=False)
 
     def forward(self, model, sample, reduce=True):
-        src_tokens = sample["net_input"]["src_tokens"]
         masked = sample["target"].ne(self.padding_idx)  # D
         sample_size = masked.int().sum()
 
