@@ -60,6 +60,13 @@ def test_user_dir_of_a_pip_installed_copy(corpus, tmp_path):
                     "--target", str(target), ROOT], check=True, capture_output=True, text=True)
     installed = target / "ir_fairseq"
     assert (installed / "criterions" / "instance_reg.py").is_file()
+    # fairseq's import_user_module puts the folder's parent first on sys.path and imports the
+    # package by name: check that this resolves to the installed copy, not the source tree
+    resolved = subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.path.insert(0, {str(target)!r}); "
+         "import ir_fairseq; print(ir_fairseq.__file__)"],
+        capture_output=True, text=True, check=True, cwd=str(tmp_path)).stdout.strip()
+    assert resolved == str(installed / "__init__.py")
     proc = fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "2",
                          "--user-dir", str(installed), "--disable-validation", "--no-save",
                          cwd=str(tmp_path))
