@@ -12,7 +12,8 @@ allow_fairseq_checkpoints()
 make_checkpoint_copies_atomic()
 install_excepthook()
 
-from ir_fairseq.data import word_starts  # noqa: E402,F401  (registers a bpe)
+from ir_fairseq.data import word_starts, wordpiece_bpe  # noqa: E402,F401  (register bpes)
+from ir_fairseq.models import bert_compat  # noqa: E402,F401
 from ir_fairseq.tasks import masked_lm_ir  # noqa: E402,F401
 from ir_fairseq.criterions import instance_reg  # noqa: E402,F401
 

@@ -9,9 +9,12 @@ allow-list when it is imported.
 """
 import argparse
 import collections
+import typing
 
 import numpy as np
+import omegaconf
 import torch
+from fairseq.distributed import utils as fairseq_distributed_utils
 
 FAIRSEQ_CHECKPOINT_GLOBALS = [
     argparse.Namespace,
@@ -21,6 +24,22 @@ FAIRSEQ_CHECKPOINT_GLOBALS = [
     np.core.multiarray.scalar,
     np.dtype,
     *{type(np.dtype(t)) for t in (np.float64, np.float32, np.int64, np.int32, np.bool_)},
+    # a checkpoint loaded on rank 0 reaches the other workers pickled with its config as an
+    # OmegaConf object (fairseq's broadcast_object), then passes through torch.load again
+    omegaconf.DictConfig,
+    omegaconf.ListConfig,
+    omegaconf.base.ContainerMetadata,
+    omegaconf.base.Metadata,
+    omegaconf.nodes.AnyNode,
+    omegaconf.nodes.StringNode,
+    omegaconf.nodes.IntegerNode,
+    omegaconf.nodes.FloatNode,
+    omegaconf.nodes.BooleanNode,
+    typing.Any,
+    fairseq_distributed_utils._TensorPlaceholder,  # what broadcast_object puts in for tensors
+    dict,
+    list,
+    int,
 ]
 
 

@@ -2,7 +2,8 @@
 
     python -m ir_fairseq.glue_prepare GLUE_DIR TASK MODEL_DIR OUT_DIR
 
-MODEL_DIR holds the model's ``dict.txt`` and its tokenizer, ``spm.model`` (sentencepiece).
+MODEL_DIR holds the model's ``dict.txt`` and its tokenizer: ``spm.model`` (sentencepiece) or
+``vocab.txt`` (WordPiece, a converted BERT/ELECTRA; see ir_fairseq.tokenization).
 Writes OUT_DIR/raw/{split}.input0[,.input1], .label (labelled splits) and .index (the GLUE
 row index, for submission files), and OUT_DIR/splits.tsv mapping fairseq split names to GLUE
 files: the first dev file is fairseq's ``valid`` (MNLI-mm is ``valid1``), the test files are
@@ -12,9 +13,9 @@ import argparse
 import os
 import sys
 
-from ir_fairseq import spm
 from ir_fairseq.errors import IRUserError
 from ir_fairseq.glue import get_task, read_split
+from ir_fairseq.tokenization import encode_line, load_model_tokenizer
 
 
 def fairseq_split_names(task):
@@ -30,14 +31,8 @@ def fairseq_split_names(task):
 def load_tokenizer(model_dir):
     if not os.path.isfile(os.path.join(model_dir, "dict.txt")):
         raise IRUserError(f"model folder {model_dir} has no dict.txt")
-    spm_model = os.path.join(model_dir, "spm.model")
-    if os.path.isfile(spm_model):
-        processor = spm.load(spm_model)
-        return lambda text: spm.encode_line(processor, text)
-    if os.path.isfile(os.path.join(model_dir, "vocab.txt")):
-        raise IRUserError(f"{model_dir} holds a WordPiece vocab.txt: WordPiece tokenisation for "
-                          "converted BERT/ELECTRA checkpoints is not implemented yet")
-    raise IRUserError(f"model folder {model_dir} has no tokenizer (spm.model)")
+    tokenizer = load_model_tokenizer(model_dir)
+    return lambda text: encode_line(tokenizer, text)
 
 
 def prepare(glue_dir, task_name, model_dir, out_dir):

@@ -15,6 +15,7 @@ from ir_fairseq.errors import IRUserError
 ARCHITECTURE_FIELDS = (
     "encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim", "encoder_attention_heads",
     "max_positions", "activation_fn", "encoder_normalize_before",
+    "layer_norm_eps", "embedding_size",  # ir_bert (converted BERT/ELECTRA) only
 )
 
 

@@ -3,7 +3,7 @@
 #
 #   bash scripts/preprocess_glue.sh GLUE_DIR TASK MODEL_DIR OUT_DIR     # -> OUT_DIR/TASK-bin
 #
-# MODEL_DIR: the pre-trained model's dict.txt and spm.model. TASK: CoLA SST-2 MRPC STS-B QQP
+# MODEL_DIR: the pre-trained model's dict.txt and tokenizer (spm.model or WordPiece vocab.txt). TASK: CoLA SST-2 MRPC STS-B QQP
 # MNLI QNLI RTE WNLI. OUT_DIR/TASK-bin/splits.tsv says which fairseq split is which GLUE file;
 # OUT_DIR/TASK-bin/raw keeps the tokenised text, labels and GLUE row indices.
 set -euo pipefail

@@ -1,0 +1,1 @@
+"""Conversion between HuggingFace BERT/ELECTRA folders and fairseq checkpoints (``ir_bert``)."""

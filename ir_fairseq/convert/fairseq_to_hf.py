@@ -1,0 +1,219 @@
+"""fairseq pre-training checkpoint (roberta_* or ir_bert) -> HF ``BertForMaskedLM`` folder.
+
+    python scripts/convert_fairseq_to_hf.py CHECKPOINT OUT_DIR [--dict dict.txt] [--overwrite]
+
+OUT_DIR gets config.json, model.safetensors (written by ``transformers`` itself), vocab.txt and
+tokenizer_config.json. vocab.txt lists the fairseq dictionary in id order, fairseq's specials
+renamed to BERT's ([CLS] [PAD] [SEP] [UNK] [MASK]), so ids agree without a permutation. For a
+converted WordPiece model that is a working BertTokenizer vocabulary; a sentencepiece model's
+pieces are listed for the ids only (its spm.model is copied beside them: tokenise with it).
+A model with ELECTRA's narrow embeddings becomes an ``ElectraForMaskedLM`` (BERT has no
+embedding projection). Segment embeddings are written as zeros: the fairseq model has none and
+folded the type-0 row into the positions, so type-0 inputs give the same hidden states.
+"""
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+import torch
+
+from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
+from ir_fairseq.errors import IRUserError
+
+BERT_SPECIALS = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
+HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}
+PRETRAINING_TASKS = ("masked_lm", "masked_lm_ir")
+TOLERANCE = 1e-4
+
+
+def find_dictionary(checkpoint, cfg, explicit=None):
+    candidates = [explicit] if explicit else [
+        os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "dict.txt"),
+        os.path.join(str(cfg.get("task", {}).get("data") or "").split(":")[0], "dict.txt"),
+    ]
+    for path in candidates:
+        if path and os.path.isfile(path):
+            return path
+    raise IRUserError(f"no dict.txt for {checkpoint}: looked at {', '.join(c for c in candidates if c)} "
+                      "(pass --dict)")
+
+
+def load_fairseq_model(checkpoint, dict_path=None):
+    from fairseq import checkpoint_utils
+
+    import ir_fairseq  # noqa: F401  (task, model and bpe registrations; checkpoint allow-list)
+    from ir_fairseq.checkpoint_checks import read_checkpoint
+
+    state = read_checkpoint(checkpoint)
+    cfg = state.get("cfg") or {}
+    task_name = (cfg.get("task") or {}).get("_name")
+    if task_name not in PRETRAINING_TASKS:
+        raise IRUserError(f"{checkpoint} is a {task_name!r} checkpoint: export takes a pre-training "
+                          f"checkpoint ({' or '.join(PRETRAINING_TASKS)})")
+    dict_path = find_dictionary(checkpoint, cfg, dict_path)
+    models, _, task = checkpoint_utils.load_model_ensemble_and_task(
+        [checkpoint], arg_overrides={"data": os.path.dirname(os.path.abspath(dict_path))})
+    return models[0].eval(), task.source_dictionary, dict_path
+
+
+def hf_config(args, dictionary, embedding_size):
+    if args.encoder_normalize_before or not args.layernorm_embedding:
+        raise IRUserError("only post-LN encoders with an embedding LayerNorm (BERT's layout) can be "
+                          "exported; this checkpoint is pre-LN (--encoder-normalize-before)")
+    if getattr(args, "untie_weights_roberta", False):
+        raise IRUserError("checkpoints with --untie-weights-roberta cannot be exported (BERT ties them)")
+    if args.activation_fn not in HF_ACTIVATIONS:
+        raise IRUserError(f"activation {args.activation_fn!r} has no HF equivalent")
+    projected = embedding_size != args.encoder_embed_dim
+    if projected and args.activation_fn != "gelu":
+        raise IRUserError("ElectraForMaskedLM's head always uses gelu; this model uses "
+                          f"{args.activation_fn}")
+    config = {
+        "architectures": ["ElectraForMaskedLM" if projected else "BertForMaskedLM"],
+        "model_type": "electra" if projected else "bert",
+        "vocab_size": len(dictionary), "hidden_size": args.encoder_embed_dim,
+        "num_hidden_layers": args.encoder_layers, "num_attention_heads": args.encoder_attention_heads,
+        "intermediate_size": args.encoder_ffn_embed_dim,
+        "hidden_act": HF_ACTIVATIONS[args.activation_fn],
+        "hidden_dropout_prob": args.dropout, "attention_probs_dropout_prob": args.attention_dropout,
+        "max_position_embeddings": args.max_positions, "type_vocab_size": 2,
+        "layer_norm_eps": float(getattr(args, "layer_norm_eps", None) or 1e-5),
+        "pad_token_id": dictionary.pad(), "position_embedding_type": "absolute",
+        "tie_word_embeddings": True,
+    }
+    if projected:
+        config["embedding_size"] = embedding_size
+    return config
+
+
+def hf_state(model, config):
+    state = model.state_dict()
+    projected = config["model_type"] == "electra"
+    prefix = "electra." if projected else "bert."
+    out = {}
+    for hf_name, fs_name in renames(config["num_hidden_layers"]).items():
+        if fs_name in state:
+            if hf_name.startswith("cls."):
+                if projected:  # ELECTRA's generator head holds the same four tensors
+                    hf_name = hf_name.replace("cls.predictions.transform.", "generator_predictions.")
+                out[hf_name] = state[fs_name]
+            else:
+                out[prefix + hf_name] = state[fs_name]
+    words = state[ENCODER + "embed_tokens.weight"]
+    positions = state[ENCODER + "embed_positions.weight"]
+    out[prefix + "embeddings.word_embeddings.weight"] = words
+    out[prefix + "embeddings.position_embeddings.weight"] = positions[-config["max_position_embeddings"]:]
+    out[prefix + "embeddings.token_type_embeddings.weight"] = torch.zeros(2, words.size(1))
+    if projected:
+        out["generator_lm_head.weight"] = words
+        out["generator_lm_head.bias"] = state[LM_HEAD + "bias"]
+    else:
+        out["cls.predictions.decoder.weight"] = words
+        out["cls.predictions.bias"] = state[LM_HEAD + "bias"]
+        out["cls.predictions.decoder.bias"] = state[LM_HEAD + "bias"]
+    return out
+
+
+def write_vocab(dictionary, path):
+    with open(path, "w", encoding="utf-8") as f:
+        for symbol in dictionary.symbols:
+            f.write(BERT_SPECIALS.get(symbol, symbol) + "\n")
+
+
+def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import transformers
+    except ImportError as e:
+        raise IRUserError("export needs the `transformers` package (pip install transformers)") from e
+    if os.path.exists(os.path.join(out_dir, "config.json")) and not overwrite:
+        raise IRUserError(f"{out_dir} already holds an HF model (pass --overwrite to replace it)")
+    model, dictionary, dict_path = load_fairseq_model(checkpoint, dict_path)
+    args = model.args
+    embedding_size = model.encoder.sentence_encoder.embed_tokens.embedding_dim
+    config = hf_config(args, dictionary, embedding_size)
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".exporting-") as scratch:
+        model_class = getattr(transformers, config["architectures"][0])
+        config_class = transformers.ElectraConfig if config["model_type"] == "electra" else transformers.BertConfig
+        hf_model = model_class(config_class(**config)).eval()
+        missing, unexpected = hf_model.load_state_dict(hf_state(model, config), strict=False)
+        missing = [k for k in missing if not k.endswith("position_ids")]
+        if missing or unexpected:
+            raise IRUserError(f"export does not fit {config['architectures'][0]}: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}")
+        hf_model.save_pretrained(scratch)
+        write_vocab(dictionary, os.path.join(scratch, "vocab.txt"))
+        model_dir = os.path.dirname(dict_path)
+        from ir_fairseq.tokenization import wordpiece_lowercase
+
+        lowercase = wordpiece_lowercase(model_dir)
+        with open(os.path.join(scratch, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+            import json
+
+            json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": lowercase,
+                       "model_max_length": config["max_position_embeddings"]}, f, indent=2)
+        if os.path.isfile(os.path.join(model_dir, "spm.model")):
+            shutil.copyfile(os.path.join(model_dir, "spm.model"), os.path.join(scratch, "spm.model"))
+        report = None
+        if verify:
+            report = compare_exported(scratch, model, dictionary)
+            if report["max_abs_diff"] > TOLERANCE:
+                raise IRUserError(f"exported model differs from {checkpoint}: max |Δ hidden| "
+                                  f"{report['max_abs_diff']:.3g} > {TOLERANCE}; nothing written")
+        for name in os.listdir(scratch):
+            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+    return config, report
+
+
+def compare_exported(hf_dir, model, dictionary):
+    """Same ids on both sides (the vocabularies agree by construction): random real-vocabulary
+    sentences, so a sentencepiece model is checked as well as a WordPiece one."""
+    from ir_fairseq.convert.verify import load_hf_model
+
+    hf_model = load_hf_model(hf_dir, masked_lm=True)
+    generator = torch.Generator().manual_seed(0)
+    worst, worst_logits, tokens, sequences = 0.0, 0.0, 0, 0
+    with torch.no_grad():
+        longest = model.encoder.max_positions() - 2
+        for length in sorted({min(n, longest) for n in (8, 23, 64)}):
+            body = torch.randint(dictionary.nspecial, len(dictionary) - 1, (2, length), generator=generator)
+            ids = torch.cat([torch.full((2, 1), dictionary.bos()), body, torch.full((2, 1), dictionary.eos())], 1)
+            hf_out = hf_model(input_ids=ids, attention_mask=torch.ones_like(ids),
+                              token_type_ids=torch.zeros_like(ids), output_hidden_states=True)
+            fs_logits, fs_extra = model(ids, return_all_hiddens=True)
+            fs_hidden = fs_extra["inner_states"][-1].transpose(0, 1)
+            worst = max(worst, (hf_out.hidden_states[-1] - fs_hidden).abs().max().item())
+            worst_logits = max(worst_logits, (hf_out.logits - fs_logits).abs().max().item())
+            tokens += ids.numel()
+            sequences += ids.size(0)
+    return {"max_abs_diff": worst, "max_abs_diff_logits": worst_logits, "sentences": sequences, "tokens": tokens}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="convert_fairseq_to_hf.py", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("out_dir")
+    parser.add_argument("--dict", help="the model's dict.txt (default: beside the checkpoint, "
+                        "then the checkpoint's data directory)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an HF model already in OUT_DIR")
+    parser.add_argument("--no-verify", action="store_true", help="skip the hidden-state comparison")
+    args = parser.parse_args(argv)
+    try:
+        if not os.path.isfile(args.checkpoint):
+            raise IRUserError(f"checkpoint not found: {args.checkpoint}")
+        config, report = export(args.checkpoint, args.out_dir, args.dict, args.overwrite, not args.no_verify)
+    except IRUserError as e:
+        sys.exit(f"ir_fairseq: error: {e}")
+    print(f"[convert_fairseq_to_hf] {args.checkpoint} -> {args.out_dir} ({config['architectures'][0]}, "
+          f"{config['vocab_size']} tokens)")
+    if report:
+        print(f"[convert_fairseq_to_hf] last-layer hidden states vs transformers on {report['sentences']} "
+              f"sequences ({report['tokens']} tokens): max abs diff {report['max_abs_diff']:.2e} "
+              f"(limit {TOLERANCE:g}); MLM logits max abs diff {report['max_abs_diff_logits']:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""Reading a local HuggingFace BERT/ELECTRA folder: config, weights, WordPiece vocabulary.
+
+Only local files are read (no hub). Every tensor is accounted for: what the fairseq encoder
+does not use (pooler, NSP head, ELECTRA's discriminator head) is listed by name in
+IGNORED_PREFIXES, anything else unknown is an error rather than silently dropped.
+"""
+import json
+import os
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+import torch
+
+from ir_fairseq.errors import IRUserError
+
+SUPPORTED_ARCHITECTURES = {
+    "BertModel": "bert", "BertForMaskedLM": "bert", "BertForPreTraining": "bert",
+    "ElectraModel": "electra", "ElectraForPreTraining": "electra",
+}
+# HF activation name -> fairseq activation name (gelu_new is the tanh approximation)
+ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_accurate", "gelu_pytorch_tanh": "gelu_accurate",
+               "relu": "relu", "tanh": "tanh"}
+IGNORED_PREFIXES = ("pooler.", "cls.seq_relationship.", "discriminator_predictions.",
+                    "embeddings.position_ids")
+SPECIAL_TOKEN_DEFAULTS = {"cls_token": "[CLS]", "pad_token": "[PAD]", "sep_token": "[SEP]",
+                          "unk_token": "[UNK]", "mask_token": "[MASK]"}
+
+
+@dataclass
+class HFCheckpoint:
+    folder: str
+    architecture: str
+    model_type: str  # "bert" or "electra"
+    config: dict
+    weights: Dict[str, torch.Tensor]  # without the "bert."/"electra." prefix
+    vocab: List[str]
+    special_tokens: Dict[str, str]
+    lowercase: bool
+
+    @property
+    def has_mlm_head(self) -> bool:
+        return "cls.predictions.transform.dense.weight" in self.weights
+
+    @property
+    def embedding_size(self) -> int:
+        return self.config.get("embedding_size") or self.config["hidden_size"]
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except json.JSONDecodeError as e:
+        raise IRUserError(f"{path} is not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise IRUserError(f"{path} does not hold a JSON object")
+    return value
+
+
+def _read_weights(folder: str) -> Dict[str, torch.Tensor]:
+    safetensors_path = os.path.join(folder, "model.safetensors")
+    bin_path = os.path.join(folder, "pytorch_model.bin")
+    try:
+        if os.path.isfile(safetensors_path):
+            from safetensors.torch import load_file
+
+            return load_file(safetensors_path)
+        if os.path.isfile(bin_path):
+            return torch.load(bin_path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or foreign files: name the file, keep the cause
+        path = safetensors_path if os.path.isfile(safetensors_path) else bin_path
+        raise IRUserError(f"cannot read weights {path}: {type(e).__name__}: {e}") from e
+    raise IRUserError(f"{folder} has no model.safetensors or pytorch_model.bin")
+
+
+def _strip_model_prefix(weights: Dict[str, torch.Tensor], model_type: str):
+    prefix = model_type + "."
+    stripped = {}
+    for key, value in weights.items():
+        key = key[len(prefix):] if key.startswith(prefix) else key
+        # TF-converted BERT checkpoints name LayerNorm parameters gamma/beta
+        key = key.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+        stripped[key] = value
+    return stripped
+
+
+def _read_vocab(folder: str) -> List[str]:
+    path = os.path.join(folder, "vocab.txt")
+    if not os.path.isfile(path):
+        raise IRUserError(f"{folder} has no vocab.txt (the WordPiece vocabulary of the checkpoint)")
+    with open(path, encoding="utf-8") as f:
+        vocab = [line.rstrip("\n").rstrip("\r") for line in f]
+    while vocab and vocab[-1] == "":
+        vocab.pop()
+    for i, token in enumerate(vocab, 1):
+        if not token or any(c.isspace() for c in token):
+            raise IRUserError(f"{path}:{i}: a WordPiece token may not be empty or contain whitespace: {token!r}")
+    return vocab
+
+
+def read_hf_folder(folder: str) -> HFCheckpoint:
+    if not os.path.isdir(folder):
+        raise IRUserError(f"HuggingFace model folder not found: {folder}")
+    config_path = os.path.join(folder, "config.json")
+    if not os.path.isfile(config_path):
+        raise IRUserError(f"{folder} has no config.json")
+    config = _read_json(config_path)
+    architectures = config.get("architectures") or []
+    model_type = config.get("model_type")
+    architecture: Optional[str] = next((a for a in architectures if a in SUPPORTED_ARCHITECTURES), None)
+    if architecture is None:
+        raise IRUserError(
+            f"unsupported architecture {architectures or '(none)'} (model_type {model_type!r}) in "
+            f"{config_path}: supported are {', '.join(SUPPORTED_ARCHITECTURES)}"
+        )
+    model_type = SUPPORTED_ARCHITECTURES[architecture]
+    if config.get("position_embedding_type", "absolute") != "absolute":
+        raise IRUserError(f"{config_path}: position_embedding_type "
+                          f"{config['position_embedding_type']!r} is not supported (only 'absolute')")
+    if config.get("hidden_act", "gelu") not in ACTIVATIONS:
+        raise IRUserError(f"{config_path}: hidden_act {config.get('hidden_act')!r} is not supported "
+                          f"({', '.join(ACTIVATIONS)})")
+    weights = _strip_model_prefix(_read_weights(folder), model_type)
+    vocab = _read_vocab(folder)
+    if len(vocab) != config.get("vocab_size"):
+        raise IRUserError(f"vocab.txt has {len(vocab)} tokens but config.json says vocab_size "
+                          f"{config.get('vocab_size')}")
+    special_tokens = dict(SPECIAL_TOKEN_DEFAULTS)
+    tokenizer_config = {}
+    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            values = _read_json(path)
+            tokenizer_config.update(values)
+            for key in SPECIAL_TOKEN_DEFAULTS:
+                token = values.get(key)
+                if isinstance(token, dict):  # {"content": "[CLS]", ...}
+                    token = token.get("content")
+                if isinstance(token, str):
+                    special_tokens[key] = token
+    for key, token in special_tokens.items():
+        if token not in vocab:
+            raise IRUserError(f"{key} {token!r} is not in {folder}/vocab.txt")
+    return HFCheckpoint(folder, architecture, model_type, config, weights, vocab, special_tokens,
+                        lowercase=bool(tokenizer_config.get("do_lower_case", True)))

