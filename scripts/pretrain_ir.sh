@@ -30,8 +30,8 @@ fi
 CUDA_DEVICES=$("$PY" -c "import torch; print(torch.cuda.device_count())")
 if [ "$CUDA_DEVICES" -gt 0 ]; then ON_GPU=1; else ON_GPU=0; fi
 MODEL_DIR="${MODEL_DIR:-}"; ARCH="${ARCH:-roberta_base}"
-SAVE_DIR="${SAVE_DIR:-checkpoints/pretrain_ir$([ "${IR:-1}" = 0 ] && echo _baseline)}"
-IR="${IR:-1}"; ECP_WEIGHT="${ECP_WEIGHT:-1.0}"; DPP_WEIGHT="${DPP_WEIGHT:-1.0}"; IR_FRACTION="${IR_FRACTION:-1.0}"
+IR="${IR:-1}"; SAVE_DIR="${SAVE_DIR:-checkpoints/pretrain_$([ "$IR" = 0 ] && echo mlm || echo ir)}"
+ECP_WEIGHT="${ECP_WEIGHT:-1.0}"; DPP_WEIGHT="${DPP_WEIGHT:-1.0}"; IR_FRACTION="${IR_FRACTION:-1.0}"
 GPUS="${GPUS:-$([ $ON_GPU = 1 ] && echo 8 || echo 1)}"
 NODES="${NODES:-1}"; NODE_RANK="${NODE_RANK:-0}"; MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"; MASTER_PORT="${MASTER_PORT:-29500}"
 MAX_UPDATE="${MAX_UPDATE:-100000}"; LR="${LR:-3e-5}"; WARMUP="${WARMUP:-$((MAX_UPDATE / 10))}"
