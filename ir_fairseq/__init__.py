@@ -16,5 +16,6 @@ from ir_fairseq.data import word_starts, wordpiece_bpe  # noqa: E402,F401  (regi
 from ir_fairseq.models import bert_compat  # noqa: E402,F401
 from ir_fairseq.tasks import masked_lm_ir  # noqa: E402,F401
 from ir_fairseq.criterions import instance_reg  # noqa: E402,F401
+from ir_fairseq.tasks import squad_span  # noqa: E402,F401  (task, criterion and span head)
 
 __all__ = ["IRUserError"]
