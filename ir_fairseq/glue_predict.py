@@ -65,7 +65,7 @@ def format_prediction(value, regression):
     return f"{min(max(value, 0.0), 5.0):.3f}" if regression else value
 
 
-def run(checkpoint, task_name, task_bin, save_dir):
+def run(checkpoint, task_name, task_bin, save_dir, submission=True):
     glue_task = get_task(task_name)
     if not os.path.isfile(checkpoint):
         raise IRUserError(f"checkpoint not found: {checkpoint}")
@@ -77,7 +77,7 @@ def run(checkpoint, task_name, task_bin, save_dir):
     os.makedirs(os.path.join(save_dir, "submission"), exist_ok=True)
     metrics, dev_rows = {}, []
     for fairseq_split, glue_split in read_splits(task_bin):
-        if fairseq_split == "train":
+        if fairseq_split == "train" or (not submission and not fairseq_split.startswith("valid")):
             continue
         raw = os.path.join(task_bin, "raw", fairseq_split)
         indices = read_lines(raw + ".index")
@@ -111,9 +111,12 @@ def main(argv=None):
     parser.add_argument("task")
     parser.add_argument("task_bin")
     parser.add_argument("save_dir")
+    parser.add_argument("--no-submission", action="store_true",
+                        help="dev metrics and predictions only; skip the unlabelled test sets")
     args = parser.parse_args(argv)
     try:
-        print(json.dumps(run(args.checkpoint, args.task, args.task_bin, args.save_dir)))
+        print(json.dumps(run(args.checkpoint, args.task, args.task_bin, args.save_dir,
+                             submission=not args.no_submission)))
     except IRUserError as e:
         sys.exit(f"ir_fairseq: error: {e}")
 

@@ -11,6 +11,7 @@ files: the first dev file is fairseq's ``valid`` (MNLI-mm is ``valid1``), the te
 """
 import argparse
 import os
+import random
 import sys
 
 from ir_fairseq.errors import IRUserError
@@ -35,7 +36,15 @@ def load_tokenizer(model_dir):
     return lambda text: encode_line(tokenizer, text)
 
 
-def prepare(glue_dir, task_name, model_dir, out_dir):
+def subsample(examples, max_rows, seed=0):
+    """A seeded random subset in the original order (the same rows for every model)."""
+    if not max_rows or len(examples) <= max_rows:
+        return examples
+    keep = sorted(random.Random(seed).sample(range(len(examples)), max_rows))
+    return [examples[i] for i in keep]
+
+
+def prepare(glue_dir, task_name, model_dir, out_dir, max_train_rows=None):
     task = get_task(task_name)
     tokenize = load_tokenizer(model_dir)
     raw_dir = os.path.join(out_dir, "raw")
@@ -44,6 +53,8 @@ def prepare(glue_dir, task_name, model_dir, out_dir):
     rows = []
     for glue_split, fairseq_split in names.items():
         examples = read_split(glue_dir, task, glue_split)
+        if glue_split == "train":
+            examples = subsample(examples, max_train_rows)
         outputs = {f"input{i}": [] for i in range(len(examples[0].texts) if examples else 0)}
         outputs["index"] = []
         labelled = examples and examples[0].label is not None
@@ -72,9 +83,11 @@ def main(argv=None):
     parser.add_argument("task")
     parser.add_argument("model_dir")
     parser.add_argument("out_dir")
+    parser.add_argument("--max-train-rows", type=int, default=None,
+                        help="keep a seeded random subset of the training rows (dev/test stay whole)")
     args = parser.parse_args(argv)
     try:
-        for row in prepare(args.glue_dir, args.task, args.model_dir, args.out_dir):
+        for row in prepare(args.glue_dir, args.task, args.model_dir, args.out_dir, args.max_train_rows):
             print("\t".join(map(str, row)))
     except IRUserError as e:
         sys.exit(f"ir_fairseq: error: {e}")

@@ -24,12 +24,13 @@ case "$TASK" in  # lr batch epochs classes  (defaults within the paper's grid)
 esac
 LR="${LR:-${D[0]}}"; BATCH="${BATCH:-${D[1]}}"; EPOCHS="${EPOCHS:-${D[2]}}"; CLASSES="${D[3]}"
 SEED="${SEED:-1}"; WARMUP_RATIO="${WARMUP_RATIO:-0.1}"; WEIGHT_DECAY="${WEIGHT_DECAY:-0.01}"
-SWEEP="${SWEEP:-0}"
+SWEEP="${SWEEP:-0}"; SUBMISSION="${SUBMISSION:-1}"  # SUBMISSION=0: dev only, no test-set files
+PREDICT_ARGS=(); [ "$SUBMISSION" = 0 ] && PREDICT_ARGS=(--no-submission)
 LRS="${LRS:-8e-6 1e-5 2e-5 3e-5}"; BATCHES="${BATCHES:-16 24 32}"
 EPOCHS_LIST="${EPOCHS_LIST:-2 3 4 5}"; SEEDS="${SEEDS:-1 2 3}"
 [ -f "$CHECKPOINT" ] || { echo "ir_fairseq: error: checkpoint not found: $CHECKPOINT" >&2; exit 1; }
 [ -f "$TASK_BIN/splits.tsv" ] || { echo "ir_fairseq: error: $TASK_BIN has no splits.tsv (run scripts/preprocess_glue.sh)" >&2; exit 1; }
-echo "[finetune_glue] TASK=$TASK LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS SEED=$SEED WARMUP_RATIO=$WARMUP_RATIO WEIGHT_DECAY=$WEIGHT_DECAY SWEEP=$SWEEP"
+echo "[finetune_glue] TASK=$TASK LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS SEED=$SEED WARMUP_RATIO=$WARMUP_RATIO WEIGHT_DECAY=$WEIGHT_DECAY SWEEP=$SWEEP SUBMISSION=$SUBMISSION"
 
 read -r -a ARCH <<< "$("$PY" -m ir_fairseq.model_flags "$CHECKPOINT")"
 TRAIN_ROWS=$(awk -F'\t' '$1=="train" {print $3}' "$TASK_BIN/splits.tsv")
@@ -55,7 +56,7 @@ run_one() {  # lr batch epochs seed dir [extra]
     --seed "$seed" --save-dir "$dir" --no-epoch-checkpoints --no-last-checkpoints \
     --log-format json --log-interval 50 --no-progress-bar "${METRIC[@]}" "${DEVICE[@]}" "$@" \
     > "$dir/train.log" 2>&1 || { tail -5 "$dir/train.log" >&2; return 1; }
-  "$PY" -m ir_fairseq.glue_predict "$dir/checkpoint_best.pt" "$TASK" "$TASK_BIN" "$dir" > "$dir/predict.log" 2>&1 \
+  "$PY" -m ir_fairseq.glue_predict "$dir/checkpoint_best.pt" "$TASK" "$TASK_BIN" "$dir" "${PREDICT_ARGS[@]}" > "$dir/predict.log" 2>&1 \
     || { tail -5 "$dir/predict.log" >&2; return 1; }
 }
 

@@ -14,11 +14,11 @@ fi
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 GLUE_DIR="$1"; TASK="$2"; MODEL_DIR="$3"; OUT_DIR="$4"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
-WORKERS="${WORKERS:-2}"
-echo "[preprocess_glue] TASK=$TASK GLUE_DIR=$GLUE_DIR MODEL_DIR=$MODEL_DIR OUT_DIR=$OUT_DIR WORKERS=$WORKERS"
+WORKERS="${WORKERS:-2}"; MAX_TRAIN_ROWS="${MAX_TRAIN_ROWS:-}"  # subsample train (seeded); dev/test stay whole
+echo "[preprocess_glue] TASK=$TASK GLUE_DIR=$GLUE_DIR MODEL_DIR=$MODEL_DIR OUT_DIR=$OUT_DIR WORKERS=$WORKERS MAX_TRAIN_ROWS=${MAX_TRAIN_ROWS:-all}"
 BIN="$OUT_DIR/$TASK-bin"
 RAW="$BIN/raw"
-"$PY" -m ir_fairseq.glue_prepare "$GLUE_DIR" "$TASK" "$MODEL_DIR" "$BIN"
+"$PY" -m ir_fairseq.glue_prepare "$GLUE_DIR" "$TASK" "$MODEL_DIR" "$BIN" ${MAX_TRAIN_ROWS:+--max-train-rows "$MAX_TRAIN_ROWS"}
 
 split_list() {  # comma-separated RAW/<split>.<kind> for fairseq splits matching a prefix
   local prefix="$1" kind="$2" out=""
