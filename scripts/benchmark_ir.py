@@ -30,7 +30,6 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from fairseq import tasks  # noqa: E402
 from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss  # noqa: E402
 from fairseq.data import Dictionary, ListDataset, MaskTokensDataset, data_utils  # noqa: E402
 from fairseq.models.roberta import RobertaModel  # noqa: E402

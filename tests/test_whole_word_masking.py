@@ -1,6 +1,5 @@
 """--mask-whole-words on the masked_lm_ir task (it crashes on fairseq's own masked_lm)."""
 import pytest
-from fairseq.data import Dictionary
 
 from builders import build
 from ir_fairseq import IRUserError

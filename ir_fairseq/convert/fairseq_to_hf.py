@@ -12,6 +12,7 @@ embedding projection). Segment embeddings are written as zeros: the fairseq mode
 folded the type-0 row into the positions, so type-0 inputs give the same hidden states.
 """
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -21,6 +22,7 @@ import torch
 
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.errors import IRUserError
+from ir_fairseq.tokenization import wordpiece_lowercase
 
 BERT_SPECIALS = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}
@@ -147,12 +149,8 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
         hf_model.save_pretrained(scratch)
         write_vocab(dictionary, os.path.join(scratch, "vocab.txt"))
         model_dir = os.path.dirname(dict_path)
-        from ir_fairseq.tokenization import wordpiece_lowercase
-
         lowercase = wordpiece_lowercase(model_dir)
         with open(os.path.join(scratch, "tokenizer_config.json"), "w", encoding="utf-8") as f:
-            import json
-
             json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": lowercase,
                        "model_max_length": config["max_position_embeddings"]}, f, indent=2)
         if os.path.isfile(os.path.join(model_dir, "spm.model")):

@@ -12,10 +12,12 @@ WordPiece string keeps its text (``##ing``) in dict.txt, in vocab.txt order. The
 are permuted to match, so both models see the same sentence as the same vectors.
 """
 import argparse
+import logging
 import os
 import shutil
 import sys
 import tempfile
+import warnings
 
 import torch
 
@@ -77,7 +79,11 @@ def build_fairseq_model(data_dir, flags):
     args = options.parse_args_and_arch(parser, [
         data_dir, "--task", "masked_lm_ir", "--criterion", "instance_reg", *flags, "--cpu",
     ])
-    cfg = convert_namespace_to_omegaconf(args)
+    # hydra's deprecation chatter would bury the converter's two lines of output
+    logging.getLogger("hydra").setLevel(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
     model = task.build_model(cfg.model, from_checkpoint=True)
     return cfg, task, model
