@@ -21,13 +21,13 @@ import tempfile
 import torch
 
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
+from ir_fairseq.convert.verify import TOLERANCE, load_hf_model, publish_if_exact
 from ir_fairseq.errors import IRUserError
 from ir_fairseq.tokenization import wordpiece_lowercase
 
 BERT_SPECIALS = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}
 PRETRAINING_TASKS = ("masked_lm", "masked_lm_ir")
-TOLERANCE = 1e-4
 
 
 def find_dictionary(checkpoint, cfg, explicit=None):
@@ -155,22 +155,14 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
                        "model_max_length": config["max_position_embeddings"]}, f, indent=2)
         if os.path.isfile(os.path.join(model_dir, "spm.model")):
             shutil.copyfile(os.path.join(model_dir, "spm.model"), os.path.join(scratch, "spm.model"))
-        report = None
-        if verify:
-            report = compare_exported(scratch, model, dictionary)
-            if report["max_abs_diff"] > TOLERANCE:
-                raise IRUserError(f"exported model differs from {checkpoint}: max |Δ hidden| "
-                                  f"{report['max_abs_diff']:.3g} > {TOLERANCE}; nothing written")
-        for name in os.listdir(scratch):
-            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+        report = compare_exported(scratch, model, dictionary) if verify else None
+        publish_if_exact(report, checkpoint, scratch, out_dir)
     return config, report
 
 
 def compare_exported(hf_dir, model, dictionary):
     """Same ids on both sides (the vocabularies agree by construction): random real-vocabulary
     sentences, so a sentencepiece model is checked as well as a WordPiece one."""
-    from ir_fairseq.convert.verify import load_hf_model
-
     hf_model = load_hf_model(hf_dir, masked_lm=True)
     generator = torch.Generator().manual_seed(0)
     worst, worst_logits, tokens, sequences = 0.0, 0.0, 0, 0

@@ -21,13 +21,13 @@ import warnings
 
 import torch
 
-from ir_fairseq.convert.hf_folder import ACTIVATIONS, HFCheckpoint, read_hf_folder
+from ir_fairseq.convert.hf_folder import ACTIVATIONS, IGNORED_PREFIXES, HFCheckpoint, read_hf_folder
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
+from ir_fairseq.convert.verify import TOLERANCE, compare_hidden_states, publish_if_exact
 from ir_fairseq.errors import IRUserError
 
 FAIRSEQ_SPECIALS = ("cls_token", "pad_token", "sep_token", "unk_token")  # -> ids 0, 1, 2, 3
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
-TOLERANCE = 1e-4
 
 
 def fairseq_vocab_order(hf: HFCheckpoint):
@@ -113,9 +113,7 @@ def convert_state(hf: HFCheckpoint, fairseq_state, vocab_order):
         weights.pop("cls.predictions.decoder.weight", None)  # tied to the word embeddings
         weights.pop("cls.predictions.decoder.bias", None)  # the same tensor as cls.predictions.bias
     state[LM_HEAD + "weight"] = state[ENCODER + "embed_tokens.weight"]
-    leftover = [k for k in weights if not k.startswith(("pooler.", "cls.seq_relationship.",
-                                                         "discriminator_predictions.",
-                                                         "embeddings.position_ids"))]
+    leftover = [k for k in weights if not k.startswith(IGNORED_PREFIXES)]
     if leftover:
         raise IRUserError(f"{hf.folder}: tensors the converter does not know: {', '.join(sorted(leftover)[:5])}")
     for name, value in fairseq_state.items():
@@ -174,16 +172,8 @@ def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
         source = {"hf_folder": os.path.abspath(hf_dir), "architecture": hf.architecture,
                   "mlm_head": "converted" if hf.has_mlm_head else "fresh", "lowercase": hf.lowercase}
         write_checkpoint(cfg, model.state_dict(), os.path.join(scratch, "model.pt"), out_dir, source)
-        report = None
-        if verify:
-            from ir_fairseq.convert.verify import compare_hidden_states
-
-            report = compare_hidden_states(hf_dir, model, task.source_dictionary, scratch)
-            if report["max_abs_diff"] > TOLERANCE:
-                raise IRUserError(f"converted model differs from {hf_dir}: max |Δ hidden| "
-                                  f"{report['max_abs_diff']:.3g} > {TOLERANCE}; nothing written")
-        for name in os.listdir(scratch):
-            os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+        report = compare_hidden_states(hf_dir, model, task.source_dictionary, scratch) if verify else None
+        publish_if_exact(report, hf_dir, scratch, out_dir)
     return hf, report
 
 

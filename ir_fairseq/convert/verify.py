@@ -7,6 +7,18 @@ import torch
 from ir_fairseq.errors import IRUserError
 from ir_fairseq.tokenization import WordPieceTokenizer, wordpiece_lowercase
 
+TOLERANCE = 1e-4  # the largest last-layer difference a conversion may show
+
+
+def publish_if_exact(report, source, scratch, out_dir):
+    """Move the scratch folder's files into out_dir, unless the check found a difference."""
+    if report is not None and report["max_abs_diff"] > TOLERANCE:
+        raise IRUserError(f"converted model differs from {source}: max |Δ hidden| "
+                          f"{report['max_abs_diff']:.3g} > {TOLERANCE}; nothing written")
+    for name in os.listdir(scratch):
+        os.replace(os.path.join(scratch, name), os.path.join(out_dir, name))
+
+
 # Real sentences (Wikipedia, SQuAD contexts) with punctuation, numbers, rare words and accents.
 SENTENCES = [
     "Super Bowl 50 was an American football game to determine the champion of the National "

@@ -54,7 +54,7 @@ class BertCompatibleEncoder(RobertaEncoder):
     def __init__(self, args, dictionary):
         super().__init__(args, dictionary)
         for module in self.modules():
-            if isinstance(module, nn.LayerNorm) or hasattr(module, "normalized_shape"):
+            if hasattr(module, "normalized_shape"):  # torch's LayerNorm and apex's fused one
                 module.eps = args.layer_norm_eps
 
     def _projects_embeddings(self):
