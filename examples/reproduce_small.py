@@ -33,15 +33,18 @@ VARIANTS = {
     "no_dpp": ({"IR": "1", "DPP_WEIGHT": "0"}, [], "IR - DPP"),
     "ir_mse": ({"IR": "1"}, ["--ir-distance", "mse"], "IR with MSE"),
 }
+# Fine-tuning lr 1e-3, above the paper's BERT-base grid: these models are tiny and briefly
+# pre-trained, and at 1e-4 MLM seed 1 stayed at the majority class on SST-2 (51.1 %) where
+# 1e-3 reaches 74.4 % with the same 2 epochs (measured on the full scale).
 SCALES = {
     "full": dict(layers=4, dim=128, ffn=512, heads=4, tokens=128, batch=16, updates=800, lr=5e-4,
                  vocab=8000, main_seeds=[1, 2, 3], corpus_files=None,
                  tasks=["CoLA", "SST-2", "MRPC", "STS-B", "RTE"], max_train_rows={"SST-2": 3000, "CoLA": 4000},
-                 ft_epochs=2, ft_lr=1e-4, ft_batch=32, curve_points=4, curve_tasks=["RTE", "SST-2"]),
+                 ft_epochs=2, ft_lr=1e-3, ft_batch=32, curve_points=4, curve_tasks=["RTE", "SST-2"]),
     "quick": dict(layers=2, dim=128, ffn=512, heads=2, tokens=128, batch=16, updates=200, lr=5e-4,
                   vocab=4000, main_seeds=[1], corpus_files=3,
                   tasks=["CoLA", "STS-B", "RTE"], max_train_rows={"CoLA": 1000, "STS-B": 1000, "RTE": 1000},
-                  ft_epochs=2, ft_lr=1e-4, ft_batch=32, curve_points=2, curve_tasks=["RTE", "STS-B"]),
+                  ft_epochs=2, ft_lr=1e-3, ft_batch=32, curve_points=2, curve_tasks=["RTE", "STS-B"]),
 }
 METRIC_NAMES = {"CoLA": "MCC", "STS-B": "Spearman", "MRPC": "Acc", "SST-2": "Acc", "RTE": "Acc"}
 
