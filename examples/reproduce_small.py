@@ -185,12 +185,12 @@ def write_table(path_base, header, rows):
     return "\n".join(lines)
 
 
-def significance_note(scores, tasks):
-    """Whether IR - MLM exceeds the seed spread, per task and on the average (Welch's t-test)."""
+def significance_note(scores, columns):
+    """Whether IR - MLM exceeds the seed spread, per column (Welch's t-test)."""
     from scipy.stats import ttest_ind
 
     notes = []
-    for column in tasks + ["Avg"]:
+    for column in columns:
         ir, mlm = scores["ir"][column], scores["mlm"][column]
         diff = statistics.mean(ir) - statistics.mean(mlm)
         if len(ir) < 2:
@@ -326,8 +326,15 @@ def main(argv=None):
         [VARIANTS[v][2]] + [one_seed(v, c) for c in tasks + ["Avg"]]
         + [f"{pen(v)['mlm_loss']:.3f}", f"{pen(v)['ecp']:.4f}", f"{pen(v)['dpp']:.4f}"]
         for v in ("ir", "ir_mse")])
+    pretraining_header = ["Model", "seed", "valid MLM loss (bits)", "valid MLM acc %", "valid ECP", "valid DPP"]
+    pretraining = write_table(os.path.join(results_dir, "pretraining_penalties"), pretraining_header, [
+        [VARIANTS[v][2], s, f"{p['mlm_loss']:.3f}", f"{p['mlm_acc']:.1f}", f"{p['ecp']:.4f}", f"{p['dpp']:.4f}"]
+        for (v, s), p in penalties.items()])
+    loss_notes = significance_note(
+        {v: {"valid MLM loss": [penalties[(v, s)]["mlm_loss"] for s in scale["main_seeds"]]} for v in ("mlm", "ir")},
+        ["valid MLM loss"])
     fig3, fig4 = plot(results_dir, curves, curve_scores, scale)
-    notes = significance_note(scores, tasks)
+    notes = significance_note(scores, tasks + ["Avg"])
     minutes = (time.time() - started) / 60
     model = f"{scale['layers']} layers x {scale['dim']} (ffn {scale['ffn']}, {scale['heads']} heads)"
     report = [
@@ -344,6 +351,9 @@ def main(argv=None):
         "Does IR - MLM exceed the spread over seeds?", "", *[f"- {n}" for n in notes], "",
         "## Table 3 layout: ablation (seed %d)" % seed, "", table3, "",
         "## Table 5 layout: KL vs MSE (seed %d)" % seed, "", table5, "",
+        "## Pre-training: held-out MLM loss and penalties of every model", "", pretraining, "",
+        "Does IR - MLM exceed the spread over seeds in held-out MLM loss (bits)?", "",
+        *[f"- {n}" for n in loss_notes], "",
         "Valid MLM loss / ECP / DPP: `python -m ir_fairseq.evaluate` on the held-out split, the same "
         "masking for every model (ECP and DPP are measured for the baseline too).", "",
         f"Plots: `{os.path.basename(fig4)}` (Figure 4: training MLM loss), `{os.path.basename(fig3)}` "

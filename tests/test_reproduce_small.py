@@ -12,7 +12,7 @@ from ir_fairseq.glue_prepare import prepare
 def test_verdict_compares_the_difference_with_the_seed_spread():
     scores = {"ir": {"RTE": [60.0, 61.0, 62.0], "CoLA": [10.0, 14.0, 18.0], "Avg": [35.0, 37.5, 40.0]},
               "mlm": {"RTE": [50.0, 51.0, 52.0], "CoLA": [11.0, 13.0, 15.0], "Avg": [30.5, 32.0, 33.5]}}
-    notes = dict(note.split(": ", 1) for note in reproduce_small.significance_note(scores, ["RTE", "CoLA"]))
+    notes = dict(note.split(": ", 1) for note in reproduce_small.significance_note(scores, ["RTE", "CoLA", "Avg"]))
     assert notes["RTE"].startswith("+10.00, exceeds the larger seed std 1.00")
     assert notes["CoLA"].startswith("+1.00, does not exceed the larger seed std 4.00")
     assert notes["Avg"].startswith("+5.50, exceeds the larger seed std 2.50")
