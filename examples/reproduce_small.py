@@ -336,9 +336,11 @@ def main(argv=None):
         [VARIANTS[v][2]] + [one_seed(v, c) for c in tasks + ["Avg"]]
         + [f"{pen(v)['mlm_loss']:.3f}", f"{pen(v)['ecp']:.4f}", f"{pen(v)['dpp']:.4f}"]
         for v in ("ir", "ir_mse")])
-    pretraining_header = ["Model", "seed", "valid MLM loss (bits)", "valid MLM acc %", "valid ECP", "valid DPP"]
+    pretraining_header = ["Model", "seed", "valid MLM loss (bits)", "valid MLM acc %", "valid ECP", "valid DPP",
+                          "entropy of softmax(Ĥ) (nats)"]
     pretraining = write_table(os.path.join(results_dir, "pretraining_penalties"), pretraining_header, [
-        [VARIANTS[v][2], s, f"{p['mlm_loss']:.3f}", f"{p['mlm_acc']:.1f}", f"{p['ecp']:.4f}", f"{p['dpp']:.4f}"]
+        [VARIANTS[v][2], s, f"{p['mlm_loss']:.3f}", f"{p['mlm_acc']:.1f}", f"{p['ecp']:.4f}", f"{p['dpp']:.4f}",
+         f"{p['target_entropy']:.2f} of {p['log_hidden_dim']:.2f}"]
         for (v, s), p in penalties.items()])
     loss_notes = significance_note(
         {v: {"valid MLM loss": [penalties[(v, s)]["mlm_loss"] for s in scale["main_seeds"]]} for v in ("mlm", "ir")},
@@ -365,7 +367,11 @@ def main(argv=None):
         "Does IR - MLM exceed the spread over seeds in held-out MLM loss (bits)?", "",
         *[f"- {n}" for n in loss_notes], "",
         "Valid MLM loss / ECP / DPP: `python -m ir_fairseq.evaluate` on the held-out split, the same "
-        "masking for every model (ECP and DPP are measured for the baseline too).", "",
+        "masking for every model (ECP and DPP are measured for the baseline too). The entropy is that "
+        "of the per-position softmax over the hidden dimension of Ĥ (the unmasked input's states), "
+        "against its maximum log(hidden size): near zero, every position's distribution sits on the "
+        "same few dimensions, so small ECP and DPP values no longer say the corruption left the "
+        "content unchanged.", "",
         f"Plots: `{os.path.basename(fig4)}` (Figure 4: training MLM loss), `{os.path.basename(fig3)}` "
         "(Figure 3: dev score against the pre-training checkpoint, seed %d)." % seed,
     ]

@@ -6,7 +6,10 @@ Works for checkpoints trained with fairseq's ``masked_lm`` as well as with ``ins
 so a baseline's corruption and prediction penalties can be compared with an IR model's.
 The model runs in eval mode (no dropout) with the paper's masking and fixed seed; prints
 one JSON object with ``mlm_loss`` (base 2, as fairseq logs it), ``mlm_acc`` (%), ``ecp``
-and ``dpp`` (nats per non-pad position).
+and ``dpp`` (nats per non-pad position), and ``target_entropy``: the mean entropy (nats) of the
+softmax over the hidden dimension of Ĥ, the states of the unmasked input, next to its
+maximum ``log_hidden_dim`` = log(C). Near zero, ECP and DPP compare distributions concentrated
+on the same few dimensions everywhere, and their small values say nothing about the content.
 """
 import argparse
 import json
@@ -20,17 +23,17 @@ from fairseq.dataclass.utils import convert_namespace_to_omegaconf
 from fairseq import options
 
 import ir_fairseq  # noqa: F401  (registers the task and criterion; allow-lists checkpoints)
+from ir_fairseq.checkpoint_checks import EMBEDDINGS, read_checkpoint
 from ir_fairseq.errors import IRUserError
+from ir_fairseq.instance_reg import hidden_distribution_entropy, restore_original
 
 
 def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_batches=None):
-    if not os.path.isfile(checkpoint):
-        raise IRUserError(f"checkpoint not found: {checkpoint}")
-    models, saved_cfg = checkpoint_utils.load_model_ensemble(
-        [checkpoint], arg_overrides={"data": data_dir}
-    )
-    model = models[0].eval()
-    tokens_per_sample = saved_cfg.task.tokens_per_sample
+    state = read_checkpoint(checkpoint)
+    task_cfg = (state.get("cfg") or {}).get("task") or {}
+    tokens_per_sample = task_cfg.get("tokens_per_sample")
+    if tokens_per_sample is None:
+        raise IRUserError(f"{checkpoint} is not a masked-LM checkpoint (its task has no tokens_per_sample)")
     parser = options.get_training_parser()
     args = options.parse_args_and_arch(parser, [
         data_dir, "--task", "masked_lm_ir", "--criterion", "instance_reg", "--arch", "roberta_base",
@@ -38,12 +41,15 @@ def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_bat
     ])
     cfg = convert_namespace_to_omegaconf(args)
     task = tasks.setup_task(cfg.task)
-    if len(task.source_dictionary) != model.encoder.sentence_encoder.embed_tokens.num_embeddings:
+    embeddings = state["model"].get(EMBEDDINGS)
+    if embeddings is not None and embeddings.size(0) != len(task.source_dictionary):
         raise IRUserError(
             f"dictionary of {data_dir} ({len(task.source_dictionary)} symbols with <mask>) does "
-            f"not match the checkpoint's embeddings "
-            f"({model.encoder.sentence_encoder.embed_tokens.num_embeddings})"
+            f"not match the checkpoint's embeddings ({embeddings.size(0)} rows)"
         )
+    del state
+    models, _ = checkpoint_utils.load_model_ensemble([checkpoint], arg_overrides={"data": data_dir})
+    model = models[0].eval()
     criterion = task.build_criterion(cfg.criterion)
     task.load_dataset(split)
     iterator = task.get_batch_iterator(
@@ -51,6 +57,7 @@ def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_bat
         max_positions=tokens_per_sample,
     ).next_epoch_itr(shuffle=False)
     totals = {}
+    hidden_dim = None
     torch.manual_seed(seed)  # the sampled fill of P
     with torch.no_grad():
         for index, sample in enumerate(iterator):
@@ -59,6 +66,14 @@ def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_bat
             _, _, log = criterion(model, sample)
             for key, value in log.items():
                 totals[key] = totals.get(key, 0) + float(value)
+            src_tokens = sample["net_input"]["src_tokens"]
+            original = restore_original(src_tokens, sample["target"], task.source_dictionary.pad())
+            states = model(original, features_only=True)[0]
+            hidden_dim = states.size(-1)
+            totals["target_entropy"] = totals.get("target_entropy", 0) + float(
+                hidden_distribution_entropy(states, original.ne(task.source_dictionary.pad())))
+    if not totals:
+        raise IRUserError(f"split {split!r} of {data_dir} has no sentences to evaluate")
     masked = max(totals.get("sample_size", 0), 1)
     positions = max(totals.get("ir_positions", 0), 1)
     return {
@@ -66,6 +81,8 @@ def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_bat
         "mlm_acc": 100.0 * totals["mlm_correct"] / masked,
         "ecp": totals["ecp"] / positions,
         "dpp": totals["dpp"] / positions,
+        "target_entropy": totals["target_entropy"] / positions,
+        "log_hidden_dim": math.log(hidden_dim),
         "sentences": int(totals["nsentences"]),
     }
 

@@ -152,3 +152,17 @@ def sentence_penalties(
         target_states.float().masked_fill(~keep, 0.0), states.float().masked_fill(~keep, 0.0), distance
     )
     return per_position.masked_fill(~non_pad, 0.0).sum(dim=-1)
+
+
+def hidden_distribution_entropy(states: torch.Tensor, non_pad: torch.Tensor) -> torch.Tensor:
+    """Entropy (nats) of the per-position softmax over the hidden dimension, summed over the
+    non-pad positions: a scalar, float32.
+
+    A diagnostic, not part of the loss. Far below log(C) means the distributions that ECP and
+    DPP compare put their mass on a few dimensions that every position shares; the penalties
+    then vanish whatever the corruption did to the content. Small models trained with ECP
+    reach this state (one hidden dimension carrying most of the softmax mass).
+    """
+    log_p = F.log_softmax(states.float().masked_fill(~non_pad.unsqueeze(-1), 0.0), dim=-1)
+    entropy = -(log_p.exp() * log_p).sum(dim=-1)
+    return entropy.masked_fill(~non_pad, 0.0).sum()

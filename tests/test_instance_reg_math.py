@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from ir_fairseq.instance_reg import (
     fill_predictions,
+    hidden_distribution_entropy,
     per_position_distance,
     per_sentence_sum,
     prediction_log_probs,
@@ -130,3 +131,21 @@ def test_score_function_surrogate_is_zero_valued_and_unbiased():
     assert surrogate.item() == 0.0
     estimate = torch.autograd.grad(surrogate / draws, logits)[0]
     assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)
+
+
+def test_hidden_distribution_entropy_is_summed_over_non_pad_positions():
+    generator = torch.Generator().manual_seed(0)
+    states = torch.randn(2, 3, 5, generator=generator) * 3
+    non_pad = torch.tensor([[True, True, False], [True, False, False]])
+    expected = 0.0
+    for b, t in [(0, 0), (0, 1), (1, 0)]:
+        probs = [math.exp(v) for v in states[b, t].tolist()]
+        probs = [v / sum(probs) for v in probs]
+        expected -= sum(v * math.log(v) for v in probs)
+    assert hidden_distribution_entropy(states, non_pad).item() == pytest.approx(expected, rel=1e-5)
+    # equal states are the uniform distribution; one dominant dimension is near zero entropy
+    uniform = torch.zeros(1, 2, 5)
+    assert hidden_distribution_entropy(uniform, torch.ones(1, 2, dtype=torch.bool)).item() == pytest.approx(2 * math.log(5))
+    peaked = torch.zeros(1, 1, 5)
+    peaked[..., 2] = 30.0
+    assert hidden_distribution_entropy(peaked, torch.ones(1, 1, dtype=torch.bool)).item() < 1e-9
