@@ -207,6 +207,9 @@ def significance_note(scores, columns):
             notes.append(f"{column}: {diff:+.2f} (one seed: no spread to compare with)")
             continue
         spread = max(statistics.stdev(ir), statistics.stdev(mlm))
+        if spread == 0:  # every seed scored the same (e.g. all at the majority class)
+            notes.append(f"{column}: {diff:+.2f}, every seed of both models scored the same")
+            continue
         p = ttest_ind(ir, mlm, equal_var=False).pvalue
         verdict = "exceeds" if abs(diff) > spread else "does not exceed"
         notes.append(f"{column}: {diff:+.2f}, {verdict} the larger seed std {spread:.2f} (Welch p={p:.2f})")
@@ -358,7 +361,8 @@ def main(argv=None):
         f"{scale['main_seeds']} for MLM and IR, seed {seed} for the ablations. Fine-tuning: the same "
         f"budget for every model (lr {scale['ft_lr']}, batch {scale['ft_batch']}, {scale['ft_epochs']} "
         f"epochs, seed 1), full dev sets, train subsampled: {scale['max_train_rows'] or 'none'}. "
-        f"This run took {minutes:.0f} minutes (resumed stages excluded).",
+        f"This invocation took {minutes:.0f} minutes (stages finished by an earlier invocation are "
+        "reused, not timed).",
         "", "## Table 4 layout: MLM vs IR (mean ± std over pre-training seeds)", "", table4, "",
         "Does IR - MLM exceed the spread over seeds?", "", *[f"- {n}" for n in notes], "",
         "## Table 3 layout: ablation (seed %d)" % seed, "", table3, "",

@@ -16,6 +16,8 @@ def test_verdict_compares_the_difference_with_the_seed_spread():
     assert notes["RTE"].startswith("+10.00, exceeds the larger seed std 1.00")
     assert notes["CoLA"].startswith("+1.00, does not exceed the larger seed std 4.00")
     assert notes["Avg"].startswith("+5.50, exceeds the larger seed std 2.50")
+    constant = {"ir": {"CoLA": [0.0, 0.0, 0.0]}, "mlm": {"CoLA": [0.0, 0.0, 0.0]}}
+    assert reproduce_small.significance_note(constant, ["CoLA"]) == ["CoLA: +0.00, every seed of both models scored the same"]
     one_seed = {"ir": {"RTE": [60.0], "Avg": [60.0]}, "mlm": {"RTE": [50.0], "Avg": [50.0]}}
     assert "one seed" in reproduce_small.significance_note(one_seed, ["RTE"])[0]
 
