@@ -14,7 +14,6 @@ on the same few dimensions everywhere, and their small values say nothing about 
 import argparse
 import json
 import math
-import os
 import sys
 
 import torch
