@@ -49,7 +49,7 @@ SCALES = {
     "quick": dict(layers=2, dim=128, ffn=512, heads=2, tokens=128, batch=16, updates=200, lr=5e-4,
                   vocab=4000, main_seeds=[1], corpus_files=3,
                   tasks=["CoLA", "STS-B", "RTE"], max_train_rows={"CoLA": 1000, "STS-B": 1000, "RTE": 1000},
-                  ft_epochs=2, ft_lr=1e-3, ft_batch=32, curve_points=2, curve_tasks=["RTE", "STS-B"]),
+                  ft_epochs=1, ft_lr=1e-3, ft_batch=32, curve_points=2, curve_tasks=["RTE", "STS-B"]),
 }
 METRIC_NAMES = {"CoLA": "MCC", "STS-B": "Spearman", "MRPC": "Acc", "SST-2": "Acc", "RTE": "Acc"}
 
