@@ -261,7 +261,7 @@ def plot(results_dir, curves, curve_scores, scale):
 def main(argv=None):
     default_shared = os.environ.get("IR_FAIRSEQ_SHARED_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "data")
     parser = argparse.ArgumentParser(prog="reproduce_small", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer updates, seeds and tasks (15.6 min measured)")
+    parser.add_argument("--quick", action="store_true", help="fewer updates, seeds and tasks (13.3 min measured)")
     parser.add_argument("--results-dir", default=os.environ.get("RESULTS_DIR", "results"))
     parser.add_argument("--work-dir", default=None, help="checkpoints and data (default RESULTS_DIR/work)")
     parser.add_argument("--corpus", default=os.path.join(default_shared, "corpus", "enwiki-2015-wikiextractor"))
