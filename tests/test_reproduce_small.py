@@ -1,5 +1,6 @@
 """The reproduction script's bookkeeping (its full run is hours, not a test): the verdict on
 IR vs MLM against the seed spread, the tables it writes, GLUE subsampling, and its errors."""
+import argparse
 import csv
 import os
 
@@ -44,6 +45,26 @@ def test_glue_training_rows_are_subsampled_reproducibly(corpus, tmp_path):
     read = lambda d: (tmp_path / d / "raw" / "train.input0").read_text()  # noqa: E731
     assert read("a") == read("b")
     assert set(read("a").splitlines()) <= set(read("full").splitlines())
+
+
+def test_glue_bins_are_redone_when_the_row_cap_changes(corpus, tmp_path):
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "dict.txt").write_text(open(os.path.join(corpus["bin"], "dict.txt")).read())
+    os.symlink(corpus["spm_model"], model_dir / "spm.model")
+    args = argparse.Namespace(glue=str(corpus["raw"] / "glue"))
+    work = str(tmp_path / "work")
+    os.makedirs(work)  # main() makes it before any stage
+
+    def train_rows(cap):
+        scale = {"tasks": ["SST-2"], "curve_tasks": [], "max_train_rows": {"SST-2": cap}}
+        bins = reproduce_small.glue_bins(scale, args, str(model_dir), work)
+        with open(os.path.join(bins["SST-2"], "raw", "train.input0")) as f:
+            return sum(1 for _ in f)
+
+    assert train_rows(10) == 10
+    assert train_rows(20) == 20  # a bin made for another cap is not reused
+    assert train_rows(20) == 20
 
 
 def test_missing_glue_folder_is_a_clear_error(tmp_path):
