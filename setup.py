@@ -17,4 +17,7 @@ setup(
         "sentencepiece",
         "tensorboardX",
     ],
+    # every tool is a command of one entry point (ir_fairseq/cli.py); ``python -m ir_fairseq``
+    # is the same
+    entry_points={"console_scripts": ["ir-fairseq = ir_fairseq.cli:main"]},
 )

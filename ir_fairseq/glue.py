@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 
 @dataclass(frozen=True)

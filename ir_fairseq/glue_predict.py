@@ -21,7 +21,7 @@ import torch
 from fairseq import checkpoint_utils
 
 import ir_fairseq  # noqa: F401  (torch.load allow-list)
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.glue import compute_metrics, get_task
 
 SUBMISSION_NAMES = {"test_matched": "MNLI-m", "test_mismatched": "MNLI-mm", "diagnostic": "AX"}

@@ -14,9 +14,9 @@ import os
 import random
 import sys
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.glue import get_task, read_split
-from ir_fairseq.tokenization import encode_line, load_model_tokenizer
+from ir_fairseq.common.model_folder import encode_line, load_tokenizer
 
 
 def fairseq_split_names(task):
@@ -32,7 +32,7 @@ def fairseq_split_names(task):
 def load_tokenizer(model_dir):
     if not os.path.isfile(os.path.join(model_dir, "dict.txt")):
         raise IRUserError(f"model folder {model_dir} has no dict.txt")
-    tokenizer = load_model_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     return lambda text: encode_line(tokenizer, text)
 
 

@@ -1,16 +1,20 @@
-"""Shared fixtures: a small binarized corpus made by the project's own generator, and a helper
-that runs the real fairseq command-line tools with the plugin."""
-import json
+"""Shared fixtures and helpers: a small binarized corpus made by the project's own generator,
+runners for the real fairseq and ir-fairseq command-line tools, the real-data marker and a
+free local port for multi-worker runs."""
 import os
+import socket
 import subprocess
 import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "examples"))
+from ir_fairseq.common.fairseq_logs import json_records as json_log_records  # noqa: F401  (tests import it from here)
+from ir_fairseq.pretraining import spm, synthetic
 
-import generate_corpus  # noqa: E402
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
+# tests on the real public data: they run whenever IR_FAIRSEQ_SHARED_DATA is set (CI), else skip
+real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real data in ../shared/data)")
 
 # A model small enough for CI's 2 cores; every option is fairseq's own.
 TINY_MODEL = [
@@ -42,6 +46,17 @@ def run_cli(module, args, cwd=None, env_extra=None, check=True, timeout=600):
     return proc
 
 
+def run_tool(command, args, **kwargs):
+    """``ir-fairseq COMMAND ARGS`` in a fresh process (the documented entry point)."""
+    return run_cli("ir_fairseq", [command, *map(str, args)], **kwargs)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def fairseq_train(data_dir, save_dir, *extra, **kwargs):
     args = [data_dir, "--user-dir", os.path.join(ROOT, "ir_fairseq"), "--task", "masked_lm_ir",
             "--criterion", "instance_reg", "--save-dir", save_dir,
@@ -49,36 +64,15 @@ def fairseq_train(data_dir, save_dir, *extra, **kwargs):
     return run_cli("fairseq_cli.train", args, **kwargs)
 
 
-def json_log_records(text, kind):
-    """The JSON stats fairseq logs for 'train_inner', 'train' or 'valid'."""
-    records = []
-    for line in text.splitlines():
-        start = line.find("{")
-        if start < 0 or f"| {kind} |" not in line:
-            continue
-        try:
-            record = json.loads(line[start:])
-        except json.JSONDecodeError:
-            continue
-        # 'train'/'valid' records prefix their keys with the kind; 'train_inner' does not
-        records.append({key.replace(f"{kind}_", "", 1): value for key, value in record.items()})
-    return records
-
-
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory):
     """Generated text -> sentencepiece pieces -> fairseq-preprocess; returns the paths."""
-    from ir_fairseq import spm
-
     root = tmp_path_factory.mktemp("corpus")
     raw = root / "raw"
-    generate_corpus.generate(str(raw), docs=120, reviews=200, seed=3)
+    synthetic.generate(str(raw), docs=120, reviews=200, seed=3)
     model = spm.train(str(raw / "train.txt"), str(root / "spm"), vocab_size=300)
-    processor = spm.load(model)
     for split in ("train", "valid"):
-        with open(raw / f"{split}.txt") as fin, open(root / f"{split}.spm", "w") as fout:
-            for line in fin:
-                fout.write(spm.encode_line(processor, line) + "\n")
+        spm.encode_file(model, str(raw / f"{split}.txt"), str(root / f"{split}.spm"))
     run_cli("fairseq_cli.preprocess", [
         "--only-source", "--trainpref", str(root / "train.spm"),
         "--validpref", str(root / "valid.spm"), "--destdir", str(root / "bin"), "--workers", "1",

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ir_fairseq.instance_reg import (
+from ir_fairseq.ir_math import (
     fill_predictions,
     hidden_distribution_entropy,
     per_position_distance,

@@ -20,7 +20,7 @@ from ir_fairseq.squad.features import (
     tokenize_context,
     windows,
 )
-from ir_fairseq.tokenization import load_model_tokenizer
+from ir_fairseq.common.model_folder import load_tokenizer
 
 SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
 real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real SQuAD files in ../shared/data)")
@@ -185,7 +185,7 @@ def token_text_matches(kind, pieces, original):
 @pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece"])
 def test_every_dev_answer_maps_to_tokens_and_back(kind, dev_examples, request):
     model_dir = request.getfixturevalue("spm_model_dir" if kind == "sentencepiece" else "wordpiece_model_dir")
-    tokenizer = load_model_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     assert tokenizer.kind == kind
     dictionary = load_dictionary(os.path.join(model_dir, "dict.txt"))
     counts = {"exact": 0, "containing": 0, "spelled": 0}
@@ -220,7 +220,7 @@ def test_every_dev_answer_maps_to_tokens_and_back(kind, dev_examples, request):
 @pytest.mark.parametrize("kind", ["sentencepiece", "wordpiece"])
 def test_windows_of_real_contexts_keep_every_answer(kind, dev_examples, request):
     model_dir = request.getfixturevalue("spm_model_dir" if kind == "sentencepiece" else "wordpiece_model_dir")
-    tokenizer = load_model_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     dictionary = load_dictionary(os.path.join(model_dir, "dict.txt"))
     examples = dev_examples[:1500]
     config = WindowConfig(max_length=96, doc_stride=32, max_query_length=24)

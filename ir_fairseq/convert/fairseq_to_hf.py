@@ -22,8 +22,8 @@ import torch
 
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.convert.verify import TOLERANCE, load_hf_model, publish_if_exact
-from ir_fairseq.errors import IRUserError
-from ir_fairseq.tokenization import wordpiece_lowercase
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import wordpiece_lowercase
 
 BERT_SPECIALS = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}

@@ -11,7 +11,7 @@ from typing import Dict, List, Optional
 
 import torch
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 SUPPORTED_ARCHITECTURES = {
     "BertModel": "bert", "BertForMaskedLM": "bert", "BertForPreTraining": "bert",

@@ -24,7 +24,7 @@ import torch
 from ir_fairseq.convert.hf_folder import ACTIVATIONS, IGNORED_PREFIXES, HFCheckpoint, read_hf_folder
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.convert.verify import TOLERANCE, compare_hidden_states, publish_if_exact
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 FAIRSEQ_SPECIALS = ("cls_token", "pad_token", "sep_token", "unk_token")  # -> ids 0, 1, 2, 3
 TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")

@@ -4,8 +4,8 @@ import os
 
 import torch
 
-from ir_fairseq.errors import IRUserError
-from ir_fairseq.tokenization import WordPieceTokenizer, wordpiece_lowercase
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import WordPieceTokenizer, wordpiece_lowercase
 
 TOLERANCE = 1e-4  # the largest last-layer difference a conversion may show
 

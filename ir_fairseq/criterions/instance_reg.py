@@ -17,7 +17,7 @@ One training step, top to bottom (``forward``):
      score_function (default): DPP depends on the predictions only through the discrete
        tokens written into P, so its gradient to the predictor is estimated with the score
        function (REINFORCE) of the sampled fill, with a leave-one-out baseline
-       (``instance_reg.score_function_surrogate``): the sentence-level agreement of the
+       (``ir_math.score_function_surrogate``): the sentence-level agreement of the
        restoration trains the MLM prediction distribution, as the paper describes DPP.
        Flows through the ordinary MLM pass: no extra backward, no extra activations.
        Needs ``--ir-fill sample`` (the default).
@@ -26,9 +26,8 @@ One training step, top to bottom (``forward``):
        at the price of the P pass's activations and backward (about one more MLM step).
      none: no gradient at all, as the authors' released script (which computes the KL
        between two no-grad tensors): DPP is only logged. For comparison only.
-   A straight-through alternative (H̃'s gradient applied to H) was tried and rejected: H̃
-   does not respond to that push, so it drove H away from Ĥ (train ECP 0.1 -> 1.0 within
-   150 updates of the demo model) instead of lowering DPP.
+   A straight-through alternative (H̃'s gradient applied to H) was tried and rejected
+   (README, "The method as implemented", says what it did).
 
 Normalisation (fairseq's sum + sample_size contract): ``sample_size`` is the number of
 masked tokens m, as in fairseq's ``masked_lm``. The penalties are sums over the n non-pad
@@ -52,8 +51,8 @@ from fairseq.logging import metrics
 from omegaconf import II
 from torch import nn
 
-from ir_fairseq.errors import IRUserError
-from ir_fairseq.instance_reg import (
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.ir_math import (
     DISTANCES,
     FILL_MODES,
     fill_predictions,

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from fairseq.data.encoders import register_bpe
 from fairseq.dataclass import FairseqDataclass
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 SENTENCEPIECE_WORD_START = "\u2581"
 WORDPIECE_CONTINUATION = "##"

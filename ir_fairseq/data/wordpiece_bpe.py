@@ -13,7 +13,7 @@ from fairseq.data.encoders import register_bpe
 from fairseq.dataclass import FairseqDataclass
 
 from ir_fairseq.data.word_starts import WORDPIECE_CONTINUATION
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 
 @dataclass
@@ -30,7 +30,7 @@ class WordPieceBPE(object):
     def __init__(self, cfg):
         import os
 
-        from ir_fairseq.tokenization import WordPieceTokenizer
+        from ir_fairseq.common.model_folder import WordPieceTokenizer
 
         if not os.path.isfile(cfg.wordpiece_vocab):
             raise IRUserError(f"WordPiece vocabulary not found: {cfg.wordpiece_vocab}")

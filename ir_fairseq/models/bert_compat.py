@@ -27,7 +27,7 @@ from fairseq.models.roberta.model import (
 from fairseq.models.transformer import TransformerEncoder
 from fairseq.utils import safe_getattr, safe_hasattr
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 
 class ProjectedEmbeddingTransformerEncoder(TransformerEncoder):

@@ -20,7 +20,7 @@ import torch.nn as nn
 from fairseq import utils
 from fairseq.modules.transformer_sentence_encoder import init_bert_params
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 DEFAULT_HEAD_NAME = "squad_span_head"
 

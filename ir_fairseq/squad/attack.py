@@ -47,7 +47,7 @@ import re
 import sys
 from typing import Dict, List, Optional
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.squad.data import check_not_input, examples_from_dict, load_squad_dict, write_squad
 
 ATTACKS = ("wordnet", "embedding")

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 
 @dataclass

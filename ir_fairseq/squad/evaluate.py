@@ -21,7 +21,7 @@ import sys
 from collections import Counter
 from typing import Dict, List
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.squad.data import SquadExample, load_json, read_squad
 
 _PUNCTUATION = str.maketrans("", "", string.punctuation)

@@ -35,7 +35,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from fairseq.data import Dictionary
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 
 CharSpan = Tuple[int, int]
 

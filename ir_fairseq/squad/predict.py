@@ -30,11 +30,11 @@ import torch
 
 import ir_fairseq  # noqa: F401  (torch.load allow-list)
 from ir_fairseq.checkpoint_checks import EMBEDDINGS, read_checkpoint
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.models.span_head import has_span_head, span_logits
 from ir_fairseq.squad.data import read_squad
 from ir_fairseq.squad.features import WindowConfig, build_all_features
-from ir_fairseq.tokenization import load_model_tokenizer
+from ir_fairseq.common.model_folder import load_tokenizer
 
 N_BEST = 20
 MAX_ANSWER_LENGTH = 30
@@ -89,7 +89,7 @@ def load_span_model(checkpoint, model_dir=None, device=None, window_overrides: O
         model_dir = train_dir
     elif not os.path.isfile(os.path.join(model_dir, "dict.txt")):
         raise IRUserError(f"model folder {model_dir} has no dict.txt")
-    tokenizer = load_model_tokenizer(model_dir)
+    tokenizer = load_tokenizer(model_dir)
     state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint, arg_overrides={"data": model_dir})
     cfg = state["cfg"]
     task = tasks.setup_task(cfg.task)

@@ -21,10 +21,10 @@ import sys
 import torch
 from fairseq.data import indexed_dataset
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.squad.data import read_squad
 from ir_fairseq.squad.features import WindowConfig, build_all_features, load_dictionary
-from ir_fairseq.tokenization import SPM_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, load_model_tokenizer
+from ir_fairseq.common.model_folder import SPM_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, load_tokenizer
 
 META_FILE = "squad_meta.json"
 DEFAULT_FILES = {"train": "train-v1.1.json", "valid": "dev-v1.1.json"}
@@ -38,7 +38,7 @@ def load_model_folder(model_dir):
     dict_path = os.path.join(model_dir, "dict.txt")
     if not os.path.isfile(dict_path):
         raise IRUserError(f"model folder {model_dir} has no dict.txt")
-    return load_model_tokenizer(model_dir), load_dictionary(dict_path)
+    return load_tokenizer(model_dir), load_dictionary(dict_path)
 
 
 def resolve_file(squad_dir, name):

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.squad.attack import DEFAULT_SWAP_PROB, attack_dataset
 from ir_fairseq.squad.data import examples_from_dict, load_squad_dict
 from ir_fairseq.squad.evaluate import evaluate

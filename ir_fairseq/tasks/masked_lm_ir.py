@@ -5,7 +5,7 @@ The data pipeline is fairseq's own (``MaskTokensDataset``: ``--mask-prob 0.15``,
 15% with 80% <mask> / 10% random / 10% kept). What the ``instance_reg`` criterion needs
 beyond W' is already in every sample: the masked positions D are ``target != pad`` and the
 original sentence W is ``target`` on D and ``src_tokens`` elsewhere
-(``ir_fairseq.instance_reg.restore_original``), so no second copy of the batch is loaded.
+(``ir_fairseq.ir_math.restore_original``), so no second copy of the batch is loaded.
 """
 import argparse
 import logging
@@ -16,12 +16,11 @@ import torch.distributed as dist
 from fairseq import utils
 from fairseq.tasks import register_task
 from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
-
 from omegaconf import II
 
-from ir_fairseq.checkpoint_checks import check_training_checkpoint
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.data.word_starts import detect_word_start_style
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.tasks.resume_checks import check_training_checkpoint
 
 logger = logging.getLogger(__name__)
 

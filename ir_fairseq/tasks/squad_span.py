@@ -31,14 +31,15 @@ from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
-from ir_fairseq.checkpoint_checks import EMBEDDINGS, read_checkpoint
-from ir_fairseq.criterions import squad_span as _criterion  # noqa: F401  (registers the criterion)
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.checkpoints import Checkpoint
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import DICT_FILE, load_dictionary
 from ir_fairseq.models.span_head import DEFAULT_HEAD_NAME, register_span_head
-from ir_fairseq.squad.features import load_dictionary
-from ir_fairseq.squad.prepare import META_FILE
+from ir_fairseq.tasks.resume_checks import configured
 
 logger = logging.getLogger(__name__)
+
+META_FILE = "squad_meta.json"  # window settings and counts, written by ir-fairseq squad-prepare
 
 
 @dataclass
@@ -60,7 +61,7 @@ class SquadSpanConfig(FairseqDataclass):
 def read_meta(data_dir):
     if not data_dir or not os.path.isdir(data_dir):
         raise IRUserError(f"SQuAD data folder not found: {data_dir} (make it with scripts/preprocess_squad.sh)")
-    if not os.path.isfile(os.path.join(data_dir, "dict.txt")):
+    if not os.path.isfile(os.path.join(data_dir, DICT_FILE)):
         raise IRUserError(f"{data_dir} has no dict.txt: make it with scripts/preprocess_squad.sh")
     path = os.path.join(data_dir, META_FILE)
     if not os.path.isfile(path):
@@ -79,10 +80,6 @@ class SpanTargetDataset(BaseWrapperDataset):
         return torch.stack(samples) if samples else torch.empty(0, 2, dtype=torch.long)
 
 
-def _configured(value):
-    return isinstance(value, str) and value and not value.startswith("${")
-
-
 @register_task("squad_span", dataclass=SquadSpanConfig)
 class SquadSpanTask(FairseqTask):
     cfg: SquadSpanConfig
@@ -95,7 +92,7 @@ class SquadSpanTask(FairseqTask):
     @classmethod
     def setup_task(cls, cfg, **kwargs):
         meta = read_meta(cfg.data)
-        dictionary = load_dictionary(os.path.join(cfg.data, "dict.txt"))
+        dictionary = load_dictionary(os.path.join(cfg.data, DICT_FILE))
         logger.info("dictionary: %d types; windows: max length %s, doc stride %s, max query length %s",
                     len(dictionary), meta.get("max_length"), meta.get("doc_stride"), meta.get("max_query_length"))
         return cls(cfg, dictionary, meta)
@@ -147,18 +144,14 @@ class SquadSpanTask(FairseqTask):
 
     def _check_restore_file(self):
         """A checkpoint whose vocabulary is not this dictionary's: one line, not a traceback."""
-        path = self.cfg.restore_file if _configured(self.cfg.restore_file) else None
+        path = self.cfg.restore_file if configured(self.cfg.restore_file) else None
         if path is None or path == "checkpoint_last.pt":
             return
         if not os.path.isfile(path):
             raise IRUserError(f"--restore-file not found: {path}")
-        state = read_checkpoint(path)
-        embeddings = state.get("model", {}).get(EMBEDDINGS) if isinstance(state, dict) else None
-        if embeddings is not None and embeddings.size(0) != len(self.dictionary):
-            raise IRUserError(
-                f"the dictionary of {self.cfg.data} ({len(self.dictionary)} symbols with <mask>) does "
-                f"not match the embeddings of {path} ({embeddings.size(0)} rows): preprocess with the "
-                "model folder (dict.txt and tokenizer) of this checkpoint")
+        Checkpoint.read(path).check_dictionary(
+            len(self.dictionary), self.cfg.data,
+            hint="preprocess with the model folder (dict.txt and tokenizer) of this checkpoint")
 
     def max_positions(self):
         return self.meta.get("max_length")

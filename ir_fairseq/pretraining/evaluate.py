@@ -23,8 +23,8 @@ from fairseq import options
 
 import ir_fairseq  # noqa: F401  (registers the task and criterion; allow-lists checkpoints)
 from ir_fairseq.checkpoint_checks import EMBEDDINGS, read_checkpoint
-from ir_fairseq.errors import IRUserError
-from ir_fairseq.instance_reg import hidden_distribution_entropy, restore_original
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.ir_math import hidden_distribution_entropy, restore_original
 
 
 def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_batches=None):

@@ -5,7 +5,7 @@ need no downloaded or copied text. The corpus has documents (blank-line separate
 paragraphs, one per line; the classification task labels short reviews positive/negative
 from the polarity of their adjectives and negations, which a pre-trained encoder has to read.
 
-    python examples/generate_corpus.py OUT_DIR [--docs 400] [--seed 1]
+    ir-fairseq synthetic-data OUT_DIR [--docs 400] [--reviews 1200] [--seed 1]
 
 writes OUT_DIR/train.txt, OUT_DIR/valid.txt (pre-training) and the review task in GLUE's SST-2
 layout, OUT_DIR/glue/SST-2/{train,dev,test}.tsv (test unlabelled), for scripts/preprocess_glue.sh.
@@ -101,15 +101,11 @@ def generate(out_dir, docs=400, reviews=1200, seed=1):
                 ["index\tsentence"] + [f"{i}\t{text}" for i, (text, _) in enumerate(test)])
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ir-fairseq synthetic-data", description=__doc__.splitlines()[0])
     parser.add_argument("out_dir")
     parser.add_argument("--docs", type=int, default=400)
     parser.add_argument("--reviews", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     generate(args.out_dir, args.docs, args.reviews, args.seed)
-
-
-if __name__ == "__main__":
-    main()

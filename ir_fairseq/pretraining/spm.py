@@ -1,21 +1,23 @@
-"""Sentencepiece tokenisation for from-scratch models (the pieces fairseq-preprocess reads).
+"""Sentencepiece models for from-scratch pre-training (the pieces fairseq-preprocess reads).
 
-    python -m ir_fairseq.spm train --input train.txt --model-prefix out/spm --vocab-size 8000
-    python -m ir_fairseq.spm encode --model out/spm.model < text.txt > text.spm
+    ir-fairseq spm train --input train.txt --model-prefix out/spm --vocab-size 8000
+    ir-fairseq spm encode --model out/spm.model < text.txt > text.spm
 
 Encoded text is space-separated pieces (``▁the ▁river``), so fairseq's dictionary holds the
-pieces themselves and ``--mask-whole-words`` can read word starts off it.
+pieces themselves and ``--mask-whole-words`` can read word starts off it. Encoding is the
+model folder's tokenizer (``ir_fairseq.common.model_folder``), the one every recipe uses.
 """
 import argparse
 import os
 import sys
 
-import sentencepiece
-
-from ir_fairseq.errors import IRUserError
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import SentencePieceTokenizer, encode_line
 
 
 def train(input_path, model_prefix, vocab_size=8000, max_sentences=2_000_000):
+    import sentencepiece
+
     if not os.path.isfile(input_path) or os.path.getsize(input_path) == 0:
         raise IRUserError(f"sentencepiece training text is missing or empty: {input_path}")
     os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
@@ -37,18 +39,15 @@ def train(input_path, model_prefix, vocab_size=8000, max_sentences=2_000_000):
     return model_prefix + ".model"
 
 
-def load(model_path):
-    if not os.path.isfile(model_path):
-        raise IRUserError(f"sentencepiece model not found: {model_path}")
-    return sentencepiece.SentencePieceProcessor(model_file=model_path)
-
-
-def encode_line(processor, line):
-    return " ".join(processor.encode(line.strip(), out_type=str))
+def encode_file(model_path, input_path, output_path):
+    tokenizer = SentencePieceTokenizer(model_path)
+    with open(input_path, encoding="utf-8") as fin, open(output_path, "w", encoding="utf-8") as fout:
+        for line in fin:
+            fout.write(encode_line(tokenizer, line) + "\n")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ir_fairseq.spm", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq spm", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     train_parser = commands.add_parser("train")
     train_parser.add_argument("--input", required=True)
@@ -57,16 +56,9 @@ def main(argv=None):
     encode_parser = commands.add_parser("encode", help="stdin text -> stdout pieces, line by line")
     encode_parser.add_argument("--model", required=True)
     args = parser.parse_args(argv)
-    try:
-        if args.command == "train":
-            print(train(args.input, args.model_prefix, args.vocab_size))
-        else:
-            processor = load(args.model)
-            for line in sys.stdin:
-                sys.stdout.write(encode_line(processor, line) + "\n")
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-
-
-if __name__ == "__main__":
-    main()
+    if args.command == "train":
+        print(train(args.input, args.model_prefix, args.vocab_size))
+        return
+    tokenizer = SentencePieceTokenizer(args.model)
+    for line in sys.stdin:
+        sys.stdout.write(encode_line(tokenizer, line) + "\n")

@@ -1,0 +1,3 @@
+from ir_fairseq.cli import main
+
+main()
