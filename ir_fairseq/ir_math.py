@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 DISTANCES = ("kl", "mse")
+NORMALIZATIONS = ("none", "standardize")
 FILL_MODES = ("argmax", "sample")
 
 
@@ -117,6 +118,49 @@ def score_function_surrogate(
     return surrogate - surrogate.detach()
 
 
+def hidden_log_probs(states: torch.Tensor, non_pad: torch.Tensor, standardizer=None) -> torch.Tensor:
+    """log softmax over the hidden dimension at every position: (B, T, C) -> (B, T, C), float32.
+
+    Padding states are zeroed *before* the softmax, so that whatever an encoder leaves there
+    (NaN for a row that is all padding) never meets the arithmetic, not even as NaN × 0 in the
+    backward pass. ``standardizer`` is the (mean, std) of ``standardize_stats``, or None (the
+    paper).
+    """
+    states = states.float()
+    if standardizer is not None:
+        mean, std = standardizer
+        states = (states - mean) / std
+    return F.log_softmax(states.masked_fill(~non_pad.unsqueeze(-1), 0.0), dim=-1)
+
+
+def standardize_stats(target_states: torch.Tensor, non_pad: torch.Tensor, eps: float = 1e-5):
+    """Per-hidden-dimension mean and standard deviation of Ĥ over the non-pad positions, without
+    gradient: (C,), (C,).
+
+    Subtracting them from H, Ĥ and H̃ (and dividing by them) before the softmax makes the
+    penalties invariant to a per-dimension shift and positive scale of the states: exactly the
+    transforms of the final LayerNorm that a post-LN encoder's LM head can absorb without
+    changing the MLM loss, along which the paper's penalties can fall to zero.
+    """
+    with torch.no_grad():
+        keep = non_pad.unsqueeze(-1)
+        states = target_states.float().masked_fill(~keep, 0.0)
+        count = non_pad.sum().clamp(min=1)
+        mean = states.sum(dim=(0, 1)) / count
+        centred = (states - mean).masked_fill(~keep, 0.0)
+        std = (centred.pow(2).sum(dim=(0, 1)) / count).sqrt().clamp(min=eps)
+    return mean, std
+
+
+def distance_between(target_log_probs: torch.Tensor, log_probs: torch.Tensor, distance: str = "kl") -> torch.Tensor:
+    """D at every position from the two log-distributions (Ĥ's first): (B, T, C) -> (B, T)."""
+    if distance == "kl":
+        return (target_log_probs.exp() * (target_log_probs - log_probs)).sum(dim=-1)
+    if distance == "mse":
+        return (log_probs.exp() - target_log_probs.exp()).pow(2).sum(dim=-1)
+    raise ValueError(f"unknown distance {distance!r}; expected one of {DISTANCES}")
+
+
 def per_position_distance(
     target_states: torch.Tensor, states: torch.Tensor, distance: str = "kl"
 ) -> torch.Tensor:
@@ -125,44 +169,37 @@ def per_position_distance(
     The softmax is over the hidden dimension C. ``target_states`` (Ĥ) is treated as a
     constant by the callers (it comes from a no-grad pass).
     """
-    log_p = F.log_softmax(states.float(), dim=-1)
-    log_q = F.log_softmax(target_states.float(), dim=-1)
-    if distance == "kl":
-        return (log_q.exp() * (log_q - log_p)).sum(dim=-1)
-    if distance == "mse":
-        return (log_p.exp() - log_q.exp()).pow(2).sum(dim=-1)
-    raise ValueError(f"unknown distance {distance!r}; expected one of {DISTANCES}")
+    every = torch.ones(states.shape[:-1], dtype=torch.bool, device=states.device)
+    return distance_between(hidden_log_probs(target_states, every), hidden_log_probs(states, every), distance)
 
 
 def sentence_penalties(
-    target_states: torch.Tensor,
+    target_log_probs: torch.Tensor,
     states: torch.Tensor,
     non_pad: torch.Tensor,
     distance: str = "kl",
+    standardizer=None,
 ) -> torch.Tensor:
     """Sum of D over each sentence's non-padding positions: (B,), float32.
 
-    Sums, not means, so that fairseq can add them across batches and workers; the
-    criterion turns them into a mean over positions. Padding states are zeroed *before* the
-    softmax, so that whatever an encoder leaves there (NaN for a row that is all padding)
-    never meets the arithmetic, not even as NaN × 0 in the backward pass.
+    ``target_log_probs`` is ``hidden_log_probs`` of Ĥ, computed once per step and shared by
+    ECP, DPP and the diagnostics. Sums, not means, so that fairseq can add them across batches
+    and workers; the criterion turns them into a mean over positions.
     """
-    keep = non_pad.unsqueeze(-1)
-    per_position = per_position_distance(
-        target_states.float().masked_fill(~keep, 0.0), states.float().masked_fill(~keep, 0.0), distance
-    )
-    return per_position.masked_fill(~non_pad, 0.0).sum(dim=-1)
+    log_probs = hidden_log_probs(states, non_pad, standardizer)
+    return distance_between(target_log_probs, log_probs, distance).masked_fill(~non_pad, 0.0).sum(dim=-1)
 
 
-def hidden_distribution_entropy(states: torch.Tensor, non_pad: torch.Tensor) -> torch.Tensor:
-    """Entropy (nats) of the per-position softmax over the hidden dimension, summed over the
-    non-pad positions: a scalar, float32.
+def distribution_diagnostics(target_log_probs: torch.Tensor, non_pad: torch.Tensor):
+    """Entropy (nats) and largest probability of the per-position hidden distribution of Ĥ,
+    each summed over the non-pad positions: two float32 scalars.
 
-    A diagnostic, not part of the loss. Far below log(C) means the distributions that ECP and
-    DPP compare put their mass on a few dimensions that every position shares; the penalties
-    then vanish whatever the corruption did to the content. Small models trained with ECP
-    reach this state (one hidden dimension carrying most of the softmax mass).
+    Diagnostics, not part of the loss. An entropy far below log(C), or a top mass near 1,
+    means the distributions ECP and DPP compare put their mass on a few dimensions that every
+    position shares; the penalties then vanish whatever the corruption did to the content.
     """
-    log_p = F.log_softmax(states.float().masked_fill(~non_pad.unsqueeze(-1), 0.0), dim=-1)
-    entropy = -(log_p.exp() * log_p).sum(dim=-1)
-    return entropy.masked_fill(~non_pad, 0.0).sum()
+    probs = target_log_probs.exp()
+    entropy = -(probs * target_log_probs).sum(dim=-1).masked_fill(~non_pad, 0.0).sum()
+    top_mass = probs.max(dim=-1).values.masked_fill(~non_pad, 0.0).sum()
+    return entropy, top_mass
+

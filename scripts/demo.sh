@@ -48,13 +48,13 @@ mkdir -p "$WORK"
 cd "$WORK"
 
 echo "[demo] 1/5 data"
-"$PY" "$ROOT/examples/generate_corpus.py" raw --seed "$SEED"
+"$PY" -m ir_fairseq synthetic-data raw --seed "$SEED"
 if [ -n "$CORPUS" ]; then
-  "$PY" "$ROOT/examples/prepare_corpus.py" raw "$CORPUS"
+  "$PY" -m ir_fairseq prepare-corpus split raw "$CORPUS"
 fi
-"$PY" -m ir_fairseq.spm train --input raw/train.txt --model-prefix spm --vocab-size "$VOCAB" >/dev/null
+"$PY" -m ir_fairseq spm train --input raw/train.txt --model-prefix spm --vocab-size "$VOCAB" >/dev/null
 for split in train valid; do
-  "$PY" -m ir_fairseq.spm encode --model spm.model < "raw/$split.txt" > "$split.spm"
+  "$PY" -m ir_fairseq spm encode --model spm.model < "raw/$split.txt" > "$split.spm"
 done
 "$BIN/fairseq-preprocess" --only-source --trainpref train.spm --validpref valid.spm \
   --destdir data-bin --workers 2 > preprocess.log 2>&1
@@ -78,7 +78,7 @@ echo "[demo] 3/5 pre-train with masked_lm_ir / instance_reg ($UPDATES updates)"
 
 echo "[demo] 4/5 measure valid MLM loss / ECP / DPP of both"
 for name in masked_lm instance_reg; do
-  "$PY" -m ir_fairseq.evaluate "ckpt_$name/checkpoint_last.pt" data-bin > "eval_$name.json" 2> "eval_$name.log"
+  "$PY" -m ir_fairseq evaluate "ckpt_$name/checkpoint_last.pt" data-bin > "eval_$name.json" 2> "eval_$name.log"
 done
 
 echo "[demo] 5/5 fine-tune both with the GLUE recipe on: $GLUE_TASKS"
@@ -95,5 +95,5 @@ for task in $GLUE_TASKS; do
 done
 
 "$PY" "$ROOT/examples/demo_report.py" "$WORK" | tee report.md
-"$PY" "$ROOT/scripts/glue_report.py" finetune | tee -a report.md
+"$PY" -m ir_fairseq glue-report finetune | tee -a report.md
 echo "[demo] logs and checkpoints in $WORK"

@@ -34,10 +34,11 @@ meta() {  # a value of squad_meta.json, e.g. meta splits train features
 for k in sys.argv[2:]: v = v[k]
 print('' if v is None else v)" "$SQUAD_BIN/squad_meta.json" "$@"
 }
-read -r -a ARCH <<< "$("$PY" -m ir_fairseq.model_flags "$CHECKPOINT")"
+ARCH_FLAGS="$("$PY" -m ir_fairseq model-flags "$CHECKPOINT")"  # a command substitution in `read` would hide its failure
+read -r -a ARCH <<< "$ARCH_FLAGS"
 FEATURES=$(meta splits train features)
 UPDATES=$(( (FEATURES + BATCH - 1) / BATCH * EPOCHS ))
-WARMUP=$("$PY" -c "print(int($UPDATES * $WARMUP_RATIO))")
+WARMUP=$(awk -v updates="$UPDATES" -v ratio="$WARMUP_RATIO" 'BEGIN { printf "%d", updates * ratio }')
 DEVICE=(); "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || DEVICE=(--cpu)
 echo "[finetune_squad] $FEATURES training windows: $UPDATES updates, $WARMUP warm-up; log: $SAVE_DIR/train.log"
 mkdir -p "$SAVE_DIR"
@@ -57,7 +58,7 @@ grep '| valid |' "$SAVE_DIR/train.log" | tail -1 | sed 's/^.*| valid | /[finetun
 
 DEV_FILE=$(meta splits valid file); LIMIT=$(meta limit)
 if [ "$PREDICT" = "1" ] && [ -f "$DEV_FILE" ]; then
-  "$PY" -m ir_fairseq.squad.predict "$SAVE_DIR/checkpoint_last.pt" "$DEV_FILE" --model-dir "$SQUAD_BIN" \
+  "$PY" -m ir_fairseq squad-predict "$SAVE_DIR/checkpoint_last.pt" "$DEV_FILE" --model-dir "$SQUAD_BIN" \
     ${LIMIT:+--limit "$LIMIT"} --output "$SAVE_DIR/dev_predictions.json" --nbest-file "$SAVE_DIR/dev_nbest.json" \
     --metrics-file "$SAVE_DIR/dev_metrics.json"
   echo "[finetune_squad] dev ($DEV_FILE${LIMIT:+, first $LIMIT questions}): $(tr -d '\n ' < "$SAVE_DIR/dev_metrics.json")"

@@ -4,13 +4,14 @@
 #   bash scripts/prepare_pretrain_data.sh OUT_DIR INPUT [INPUT ...]
 #
 # INPUT: text files (one paragraph per line, blank line between documents) or WikiExtractor
-# folders (<doc> tags stripped by examples/prepare_corpus.py). Environment:
+# folders (<doc> tags stripped by `ir-fairseq prepare-corpus split`). Environment:
 #   MODEL_DIR   a model folder to continue from (converted BERT/ELECTRA: dict.txt + vocab.txt;
 #               or dict.txt + spm.model): its tokenizer and dictionary are used as they are.
 #               Unset: a sentencepiece model (VOCAB pieces) is trained on the training text and
 #               OUT_DIR becomes the model folder (dict.txt + spm.model).
 #   SHARDS      split the training documents into this many binaries OUT_DIR/shard0..N-1
-#               (fairseq reads one per epoch; every shard also gets the validation set)
+#               (dealt round-robin by `ir-fairseq prepare-corpus shard`; fairseq reads one
+#               per epoch; every shard also gets the validation set)
 #   VALID_DOCS  documents held out for validation; WORKERS preprocessing processes.
 # Prints DATA=<colon-separated shard paths> for pretrain_ir.sh.
 set -euo pipefail
@@ -34,15 +35,15 @@ if [ -e "$OUT_DIR/shard0" ]; then
   echo "ir_fairseq: error: $OUT_DIR already holds binarised shards; choose another OUT_DIR" >&2; exit 1
 fi
 mkdir -p "$OUT_DIR/text"
-"$PY" "$ROOT/examples/prepare_corpus.py" "$OUT_DIR/text" "$@" --valid-docs "$VALID_DOCS"
+"$PY" -m ir_fairseq prepare-corpus split "$OUT_DIR/text" "$@" --valid-docs "$VALID_DOCS"
 
 if [ -z "$MODEL_DIR" ]; then
-  "$PY" -m ir_fairseq.spm train --input "$OUT_DIR/text/train.txt" --model-prefix "$OUT_DIR/spm" \
+  "$PY" -m ir_fairseq spm train --input "$OUT_DIR/text/train.txt" --model-prefix "$OUT_DIR/spm" \
     --vocab-size "$VOCAB" > /dev/null
 fi
 TOKENIZER_DIR="${MODEL_DIR:-$OUT_DIR}"
 for split in train valid; do
-  "$PY" -m ir_fairseq.tokenization "$TOKENIZER_DIR" < "$OUT_DIR/text/$split.txt" > "$OUT_DIR/text/$split.tok"
+  "$PY" -m ir_fairseq tokenize "$TOKENIZER_DIR" < "$OUT_DIR/text/$split.txt" > "$OUT_DIR/text/$split.tok"
 done
 if [ -z "$MODEL_DIR" ]; then  # one dictionary over all the training text, shared by every shard
   "$PY" -m fairseq_cli.preprocess --only-source --dict-only --trainpref "$OUT_DIR/text/train.tok" \
@@ -50,27 +51,7 @@ if [ -z "$MODEL_DIR" ]; then  # one dictionary over all the training text, share
     || { tail -5 "$OUT_DIR/preprocess_dict.log" >&2; exit 1; }
 fi
 DICT="${MODEL_DIR:-$OUT_DIR}/dict.txt"
-"$PY" - "$OUT_DIR/text/train.tok" "$OUT_DIR/text" "$SHARDS" <<'EOF_PY'
-# documents (blank-line separated) dealt round-robin to the shards, order kept within each
-import sys
-path, out_dir, shards = sys.argv[1], sys.argv[2], int(sys.argv[3])
-outs = [open(f"{out_dir}/train{i}.tok", "w", encoding="utf-8") for i in range(shards)]
-doc, count = [], 0
-def flush():
-    global doc, count
-    if doc:
-        outs[count % shards].write("".join(doc) + "\n")
-        count += 1
-    doc = []
-for line in open(path, encoding="utf-8"):
-    if line.strip():
-        doc.append(line)
-    else:
-        flush()
-flush()
-if count < shards:
-    sys.exit(f"ir_fairseq: error: {count} training documents cannot fill SHARDS={shards} shards")
-EOF_PY
+"$PY" -m ir_fairseq prepare-corpus shard "$OUT_DIR/text/train.tok" "$OUT_DIR/text/train" "$SHARDS" > /dev/null
 DATA=""
 for ((i = 0; i < SHARDS; i++)); do
   shard="$OUT_DIR/shard$i"

@@ -5,7 +5,8 @@
 #
 # MODEL_DIR: the pre-trained model's dict.txt and tokenizer (spm.model or WordPiece vocab.txt). TASK: CoLA SST-2 MRPC STS-B QQP
 # MNLI QNLI RTE WNLI. OUT_DIR/TASK-bin/splits.tsv says which fairseq split is which GLUE file;
-# OUT_DIR/TASK-bin/raw keeps the tokenised text, labels and GLUE row indices.
+# OUT_DIR/TASK-bin/raw keeps the tokenised text, labels and GLUE row indices. The last step marks
+# the bin complete for its MAX_TRAIN_ROWS (ir_fairseq.glue.prepare.is_complete reads it).
 set -euo pipefail
 if [ $# -ne 4 ]; then
   echo "usage: bash scripts/preprocess_glue.sh GLUE_DIR TASK MODEL_DIR OUT_DIR" >&2
@@ -18,7 +19,7 @@ WORKERS="${WORKERS:-2}"; MAX_TRAIN_ROWS="${MAX_TRAIN_ROWS:-}"  # subsample train
 echo "[preprocess_glue] TASK=$TASK GLUE_DIR=$GLUE_DIR MODEL_DIR=$MODEL_DIR OUT_DIR=$OUT_DIR WORKERS=$WORKERS MAX_TRAIN_ROWS=${MAX_TRAIN_ROWS:-all}"
 BIN="$OUT_DIR/$TASK-bin"
 RAW="$BIN/raw"
-"$PY" -m ir_fairseq.glue_prepare "$GLUE_DIR" "$TASK" "$MODEL_DIR" "$BIN" ${MAX_TRAIN_ROWS:+--max-train-rows "$MAX_TRAIN_ROWS"}
+"$PY" -m ir_fairseq glue-prepare "$GLUE_DIR" "$TASK" "$MODEL_DIR" "$BIN" ${MAX_TRAIN_ROWS:+--max-train-rows "$MAX_TRAIN_ROWS"}
 
 split_list() {  # comma-separated RAW/<split>.<kind> for fairseq splits matching a prefix
   local prefix="$1" kind="$2" out=""
@@ -43,5 +44,6 @@ else
     --validpref "$(split_list valid label)" --destdir "$BIN/label" --workers "$WORKERS" \
     > "$BIN/preprocess_label.log" 2>&1
 fi
+"$PY" -m ir_fairseq glue-prepare --mark-complete "$BIN"
 echo "[preprocess_glue] wrote $BIN"
 cat "$BIN/splits.tsv"

@@ -8,7 +8,7 @@
 # max length 512, lr 3e-5, masking 15% (80/10/10), Adam β=(0.9,0.98) ε=1e-6, weight decay 0.01,
 # on 8 GPUs. Every setting is an environment variable, printed at start:
 #   DATA         colon-separated binarised shards (scripts/prepare_pretrain_data.sh)   [required]
-#   MODEL_DIR    folder with model.pt to continue from (scripts/convert_hf_to_fairseq.py); its
+#   MODEL_DIR    folder with model.pt to continue from (ir-fairseq convert-hf-to-fairseq); its
 #                architecture is used. Unset: train ARCH from scratch.
 #   SAVE_DIR     checkpoints; re-running the same command resumes from SAVE_DIR/checkpoint_last.pt
 #   IR=1|0       instance_reg criterion (ECP_WEIGHT, DPP_WEIGHT, IR_FRACTION) or fairseq's masked_lm
@@ -52,7 +52,7 @@ fi
 
 if [ -n "$MODEL_DIR" ]; then
   [ -f "$MODEL_DIR/model.pt" ] || { echo "ir_fairseq: error: $MODEL_DIR has no model.pt" >&2; exit 1; }
-  read -r -a MODEL <<< "$("$PY" -m ir_fairseq.model_flags "$MODEL_DIR/model.pt")"
+  read -r -a MODEL <<< "$("$PY" -m ir_fairseq model-flags "$MODEL_DIR/model.pt")"
   # start from the public weights once; later launches resume from SAVE_DIR/checkpoint_last.pt
   MODEL+=(--finetune-from-model "$MODEL_DIR/model.pt")
 else
@@ -89,22 +89,24 @@ ARGS=("$DATA" --user-dir "$ROOT/ir_fairseq" --task masked_lm_ir "${MODEL[@]}" "$
   "${PREC[@]}" "${DEVICE[@]}")
 mkdir -p "$SAVE_DIR"
 # SAVE_DIR doubles as a model folder (dictionary + tokenizer beside the checkpoints) for
-# fine-tuning preprocessing and for scripts/convert_fairseq_to_hf.py
+# fine-tuning preprocessing and for ir-fairseq convert-fairseq-to-hf
 TOKENIZER_DIR="${MODEL_DIR:-$(dirname "${DATA%%:*}")}"
 for name in dict.txt spm.model vocab.txt tokenizer_config.json special_tokens_map.json; do
   if [ -f "$TOKENIZER_DIR/$name" ] && [ ! -e "$SAVE_DIR/$name" ]; then cp "$TOKENIZER_DIR/$name" "$SAVE_DIR/"; fi
 done
 [ -f "$SAVE_DIR/dict.txt" ] || cp "${DATA%%:*}/dict.txt" "$SAVE_DIR/"
-# checkpoints remember their tokenizer, so RobertaModel.from_pretrained(SAVE_DIR) can encode text
+# checkpoints remember their tokenizer (the one preprocessing used: the model folder's), so
+# RobertaModel.from_pretrained(SAVE_DIR) can encode text
 SAVE_ABS="$(cd "$SAVE_DIR" && pwd)"
-if [ -f "$SAVE_DIR/vocab.txt" ]; then
-  BPE=(--bpe ir_wordpiece --wordpiece-vocab "$SAVE_ABS/vocab.txt")
-  "$PY" -c "import sys; from ir_fairseq.tokenization import wordpiece_lowercase as l; sys.exit(0 if l(sys.argv[1]) else 1)" "$SAVE_DIR" \
-    || BPE+=(--wordpiece-cased)
-elif [ -f "$SAVE_DIR/spm.model" ]; then
-  BPE=(--bpe sentencepiece --sentencepiece-model "$SAVE_ABS/spm.model")
-else
-  BPE=()
+BPE=()
+if [ -f "$SAVE_DIR/vocab.txt" ] || [ -f "$SAVE_DIR/spm.model" ]; then
+  read -r TOKENIZER CASING <<< "$("$PY" -m ir_fairseq tokenize "$SAVE_DIR" --describe)"
+  if [ "$TOKENIZER" = sentencepiece ]; then
+    BPE=(--bpe sentencepiece --sentencepiece-model "$SAVE_ABS/spm.model")
+  else
+    BPE=(--bpe ir_wordpiece --wordpiece-vocab "$SAVE_ABS/vocab.txt")
+    if [ "$CASING" = cased ]; then BPE+=(--wordpiece-cased); fi
+  fi
 fi
 ARGS+=("${BPE[@]}" "$@")  # extra arguments last: they override the recipe's
 if [ "$WORLD" = 1 ]; then
@@ -116,15 +118,31 @@ if [ $ON_GPU = 1 ]; then  # fairseq reads torchrun's env:// variables and picks 
     -m fairseq_cli.train "${ARGS[@]}" --distributed-world-size "$WORLD"
 fi
 # On CPU fairseq's torchrun path divides by the CUDA device count: start one process per rank
-# with an explicit tcp:// rendezvous instead, and fail if any of them fails.
+# with an explicit tcp:// rendezvous instead. The first rank to fail stops the others: they
+# would wait for it in the next collective (or the rendezvous) until gloo's timeout.
 PIDS=()
+declare -A RANK_OF=()  # pid -> global rank, of the ranks still running
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' INT TERM
 for ((local_rank = 0; local_rank < GPUS; local_rank++)); do
+  rank=$((NODE_RANK * GPUS + local_rank))
   "$PY" -m fairseq_cli.train "${ARGS[@]}" --distributed-world-size "$WORLD" \
-    --distributed-rank $((NODE_RANK * GPUS + local_rank)) --distributed-no-spawn \
+    --distributed-rank "$rank" --distributed-no-spawn \
     --distributed-init-method "tcp://$MASTER_ADDR:$MASTER_PORT" &
   PIDS+=($!)
+  RANK_OF[$!]=$rank
 done
-STATUS=0
-for pid in "${PIDS[@]}"; do wait "$pid" || STATUS=$?; done
-exit $STATUS
+while [ ${#RANK_OF[@]} -gt 0 ]; do
+  STATUS=0 DONE=""
+  wait -n -p DONE "${!RANK_OF[@]}" || STATUS=$?  # bash >= 5.1
+  if [ -z "${DONE:-}" ]; then  # interrupted: the trap has stopped the ranks
+    wait || true
+    exit "$STATUS"
+  fi
+  if [ "$STATUS" -ne 0 ]; then
+    kill "${PIDS[@]}" 2>/dev/null || true
+    wait || true
+    echo "ir_fairseq: error: rank ${RANK_OF[$DONE]} exited with status $STATUS; stopped the other ranks" >&2
+    exit "$STATUS"
+  fi
+  unset "RANK_OF[$DONE]"
+done

@@ -4,9 +4,9 @@
 #
 #   bash scripts/reproduce_small.sh [--quick] [--corpus PATH] [--glue DIR]   # -> $RESULTS_DIR (results/)
 #
-# Full run: 1 h 48 min measured on 2 cores (47 min of it pre-training; README gives the stages);
-# --quick: 13.3 min measured (after set-up), a smoke run. Re-running the
-# same command resumes where it stopped (finished stages are skipped).
+# --quick: the same pipeline at a tiny scale, a smoke run (README gives the measured time of
+# both and of each stage). Re-running the same command resumes where it stopped (finished
+# stages are skipped).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"

@@ -1,4 +1,4 @@
-"""scripts/benchmark_ir.py at a tiny size: it runs every variant and prints its ratios."""
+"""examples/benchmark_ir.py at a tiny size: it runs every variant and prints its ratios."""
 import os
 import re
 import subprocess
@@ -9,7 +9,7 @@ from conftest import ROOT
 
 def test_benchmark_runs_and_prints_ratios():
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "scripts", "benchmark_ir.py"), "--layers", "1",
+        [sys.executable, os.path.join(ROOT, "examples", "benchmark_ir.py"), "--layers", "1",
          "--width", "32", "--tokens", "16", "--batch", "4", "--vocab", "100", "--updates", "2",
          "--repeats", "2", "--warmup", "1", "--fractions", "0.5"],
         capture_output=True, text=True, timeout=600,

@@ -1,18 +1,14 @@
-"""Two CPU workers (gloo on 127.0.0.1), one process per rank, through fairseq-train."""
+"""Two CPU workers (gloo on 127.0.0.1), one process per rank: through fairseq-train, and through
+scripts/pretrain_ir.sh, whose first failing rank stops the others."""
 import os
-import socket
+import signal
 import subprocess
 import sys
+import time
 
 import torch
 
-from conftest import ROOT, TINY_MODEL, TINY_TRAINING, json_log_records
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from conftest import ROOT, TINY_MODEL, TINY_TRAINING, free_port, json_log_records
 
 
 def test_two_gloo_workers_train_and_log_ir_metrics(corpus, tmp_path):
@@ -36,7 +32,7 @@ def test_two_gloo_workers_train_and_log_ir_metrics(corpus, tmp_path):
     for p, out in zip(procs, outputs):
         assert p.returncode == 0, out[-3000:]
     log = outputs[0]
-    assert "distributed init (rank 1)" in outputs[1] or "rank 1" in outputs[1]
+    assert f"distributed init (rank 1): tcp://127.0.0.1:{port}" in outputs[1]
     train = json_log_records(log, "train_inner")
     valid = json_log_records(log, "valid")
     assert [int(r["num_updates"]) for r in train] == [1, 2, 3, 4]
@@ -46,3 +42,47 @@ def test_two_gloo_workers_train_and_log_ir_metrics(corpus, tmp_path):
     assert float(train[-1]["bsz"]) == 16
     state = torch.load(tmp_path / "ck" / "checkpoint_last.pt", map_location="cpu")
     assert state["optimizer_history"][-1]["num_updates"] == 4
+
+
+def children(parent_pid):
+    """(pid, command line) of the processes whose parent is parent_pid."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if ppid == parent_pid:
+            found.append((int(entry), cmdline))
+    return found
+
+
+def test_recipe_stops_every_rank_when_one_fails(corpus, tmp_path):
+    """Rank 1 is killed before it reaches the rendezvous, so rank 0 would wait there for it
+    (gloo's timeout is 30 minutes): the recipe reports rank 1 and stops rank 0."""
+    env = dict(os.environ, PYTHON=sys.executable, DATA=corpus["bin"], SAVE_DIR=str(tmp_path / "ck"),
+               GPUS="2", MASTER_PORT=str(free_port()), MAX_UPDATE="1000", TOKENS="64", BATCH="2",
+               TOTAL_BATCH="4", PRECISION="fp32", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    recipe = subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "pretrain_ir.sh"), *TINY_MODEL,
+                               "--num-workers", "0", "--data-buffer-size", "0"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    ranks = {}
+    while len(ranks) < 2 and time.time() < deadline and recipe.poll() is None:
+        for pid, cmdline in children(recipe.pid):
+            if "fairseq_cli.train" in cmdline:
+                ranks[cmdline.split("--distributed-rank ")[1].split()[0]] = pid
+        time.sleep(0.05)
+    assert set(ranks) == {"0", "1"}, recipe.communicate(timeout=60)
+    os.kill(ranks["1"], signal.SIGKILL)
+    started = time.time()
+    _, stderr = recipe.communicate(timeout=120)
+    assert recipe.returncode == 137, stderr[-3000:]
+    assert "ir_fairseq: error: rank 1 exited with status 137; stopped the other ranks" in stderr
+    assert time.time() - started < 60  # not gloo's timeout
+    assert not os.path.exists(f"/proc/{ranks['0']}")  # rank 0 stopped and reaped

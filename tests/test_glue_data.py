@@ -1,13 +1,16 @@
-"""GLUE files as distributed: readers on the real files and on the project's own fixtures."""
+"""GLUE files as distributed: readers on the real files and on the project's own fixtures;
+the task facts the recipes read (``ir-fairseq glue-task``) against fairseq's own options."""
+import json
 import os
+import re
 
 import pytest
 
+from conftest import ROOT, SHARED, real_data, run_tool
 from ir_fairseq import IRUserError
-from ir_fairseq.glue import TASKS, compute_metrics, get_task, read_split
-
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
-real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real GLUE files in ../shared/data)")
+from ir_fairseq.glue.files import read_split
+from ir_fairseq.glue.metrics import compute_metrics
+from ir_fairseq.glue.tasks import TASKS, get_task
 
 # Published GLUE sizes (and ../shared/data/MANIFEST.md): train, dev, test rows
 SIZES = {
@@ -84,3 +87,66 @@ def test_metrics_by_name_and_scale():
     assert mrpc["accuracy"] == pytest.approx(75.0) and mrpc["f1"] == pytest.approx(200 / 3)
     sts = compute_metrics(TASKS["STS-B"], ["0.1", "0.2", "5.0"], ["1.0", "2.0", "3.0"])
     assert sts["spearman"] == pytest.approx(100.0) and sts["pearson"] < 100.0
+
+
+def glue_task(*args):
+    return run_tool("glue-task", args).stdout.strip()
+
+
+def fairseq_train_args(task_name, classes, flags):
+    from fairseq import options
+
+    parser = options.get_training_parser()
+    return options.parse_args_and_arch(parser, input_args=[
+        "data", "--task", "sentence_prediction", "--criterion", "sentence_prediction",
+        "--arch", "roberta_base", "--num-classes", classes, *flags])
+
+
+@pytest.mark.parametrize("name", ["CoLA", "STS-B", "MNLI", "RTE"])
+def test_glue_task_facts_are_what_fairseq_train_reads(name):
+    lr, batch, epochs, classes = glue_task(name, "defaults").split()
+    flags = glue_task(name, "metric-flags").split()
+    args = fairseq_train_args(name, classes, flags)
+    task = get_task(name)
+    assert args.num_classes == (1 if task.is_regression else len(task.labels))
+    assert args.regression_target == (name == "STS-B")
+    assert args.report_mcc == (name == "CoLA")
+    assert args.report_pearson_and_spearman == (name == "STS-B")
+    assert args.best_checkpoint_metric == {"CoLA": "mcc", "STS-B": "spearman"}.get(name, "accuracy")
+    assert args.maximize_best_checkpoint_metric
+    assert float(lr) > 0 and int(batch) in (16, 24, 32) and 2 <= int(epochs) <= 5
+    if name == "STS-B":
+        assert classes == "1" and "--regression-target" in flags
+    if name == "MNLI":
+        assert classes == "3"
+
+
+def test_readme_table_shows_the_recipe_defaults():
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        rows = re.findall(r"^\| (\S+) \| (\w+) \| ([\d.e-]+) \| (\d+) \| (\d+) \|", f.read(), re.M)
+    documented = {name: (lr, batch, epochs, "1" if classes == "regression" else classes)
+                  for name, classes, lr, batch, epochs in rows if name in TASKS}
+    assert set(documented) == set(TASKS)
+    for name, task in TASKS.items():
+        assert documented[name] == (task.lr, str(task.batch), str(task.epochs), str(task.num_classes)), name
+
+
+def test_glue_task_score_is_the_main_metric(tmp_path):
+    path = tmp_path / "dev_metrics.json"
+    path.write_text(json.dumps({"dev_matched": {"accuracy": 71.5}, "dev_mismatched": {"accuracy": 70.0}}))
+    assert float(glue_task("MNLI", "score", path)) == 71.5
+    path.write_text(json.dumps({"spearman": 88.25, "pearson": 87.0}))
+    assert float(glue_task("STS-B", "score", path)) == 88.25
+
+
+@pytest.mark.parametrize("args, message", [
+    (["SQuAD", "defaults"], "unknown GLUE task 'SQuAD'; expected one of CoLA, SST-2,"),
+    (["RTE", "score", "MISSING"], "dev metrics not found: MISSING"),
+    (["RTE", "score", "WRONG"], "has no accuracy score for RTE"),
+])
+def test_glue_task_errors_are_one_line(tmp_path, args, message):
+    (tmp_path / "WRONG").write_text(json.dumps({"mcc": 1.0}))
+    args = [str(tmp_path / a) if a in ("MISSING", "WRONG") else a for a in args]
+    proc = run_tool("glue-task", args, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and message in proc.stderr.replace(str(tmp_path) + "/", "")

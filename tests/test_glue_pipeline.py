@@ -1,4 +1,5 @@
-"""preprocess_glue.sh -> finetune_glue.sh -> dev metrics, predictions, submission -> report."""
+"""preprocess_glue.sh -> finetune_glue.sh -> dev metrics, predictions, submission -> report;
+training-row caps (seeded subsets, bins redone for another cap) and the one-line errors."""
 import json
 import os
 import shutil
@@ -9,12 +10,10 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-from conftest import ROOT, fairseq_train
-from ir_fairseq.glue import get_task, read_split
-from ir_fairseq.glue_prepare import prepare
-
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
-real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real GLUE files in ../shared/data)")
+from conftest import ROOT, SHARED, fairseq_train, real_data, run_tool
+from ir_fairseq.glue.files import read_split
+from ir_fairseq.glue.prepare import is_complete, prepare
+from ir_fairseq.glue.tasks import get_task
 
 
 @pytest.fixture(scope="module")
@@ -33,10 +32,10 @@ def generated_glue(corpus):
     return corpus["raw"] / "glue"
 
 
-def run_script(name, *args):
+def run_script(name, *args, **env):
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)],
                           capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable))
+                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, **env))
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
 
@@ -83,10 +82,16 @@ def test_generated_task_end_to_end_with_report(generated_glue, model_dir, tmp_pa
                save_dir, "--max-update", "4", "--data-buffer-size", "0")
     metrics = check_outputs(generated_glue, "SST-2", save_dir, "SST-2.tsv")
     assert 0.0 <= metrics["accuracy"] <= 100.0
-    report = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "glue_report.py"),
-                             str(tmp_path / "results")], capture_output=True, text=True, check=True)
+    report = run_tool("glue-report", [tmp_path / "results"])
+    assert report.stdout.splitlines()[0] == "| Model | SST-2 (Acc) | Average |"
     assert f"| tiny | {metrics['accuracy']:.2f} | {metrics['accuracy']:.2f} |" in report.stdout
-    assert (tmp_path / "results" / "glue_results.csv").is_file()
+    assert (tmp_path / "results" / "glue_results.csv").read_text().splitlines() == [
+        "Model,SST-2 (Acc),Average", f"tiny,{metrics['accuracy']:.2f},{metrics['accuracy']:.2f}"]
+    # the fine-tuned checkpoint is what glue-predict takes; the pre-trained one is refused
+    proc = run_tool("glue-predict", [model_dir / "ck" / "checkpoint_last.pt", "SST-2", out / "SST-2-bin",
+                                     tmp_path / "wrong"], check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "was trained with task 'masked_lm_ir', not sentence_prediction" in proc.stderr
 
 
 def test_sweep_keeps_only_the_best_dev_checkpoint(generated_glue, model_dir, tmp_path):
@@ -146,3 +151,52 @@ def test_bad_tsv_is_a_one_line_error_from_the_script(model_dir, tmp_path):
     assert proc.stderr.strip().splitlines()[-1] == (
         f"ir_fairseq: error: {tmp_path}/glue/RTE/train.tsv:2: unknown label 'maybe' for RTE "
         "(expected one of entailment, not_entailment)")
+
+
+def test_report_of_an_empty_folder_is_a_one_line_error(tmp_path):
+    proc = run_tool("glue-report", [tmp_path], check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"ir_fairseq: error: no <model>/<TASK>/dev_metrics.json under {tmp_path}"
+
+
+def test_glue_training_rows_are_subsampled_reproducibly(generated_glue, model_dir, tmp_path):
+    glue = str(generated_glue)
+    full = dict((r[0], r[2]) for r in prepare(glue, "SST-2", str(model_dir), str(tmp_path / "full")))
+    first = dict((r[0], r[2]) for r in prepare(glue, "SST-2", str(model_dir), str(tmp_path / "a"), 10))
+    prepare(glue, "SST-2", str(model_dir), str(tmp_path / "b"), 10)
+    assert first["train"] == 10 and first["valid"] == full["valid"] and full["train"] > 10
+    read = lambda d: (tmp_path / d / "raw" / "train.input0").read_text()  # noqa: E731
+    assert read("a") == read("b")
+    assert set(read("a").splitlines()) <= set(read("full").splitlines())
+    assert read("a") != read("full")
+
+
+def binarised_train_rows(task_bin):
+    from fairseq.data import data_utils
+
+    return len(data_utils.load_indexed_dataset(os.path.join(task_bin, "input0", "train")))
+
+
+def test_a_bin_made_for_another_row_cap_is_redone(generated_glue, model_dir, tmp_path):
+    task_bin = str(tmp_path / "SST-2-bin")
+    assert not is_complete(task_bin, 10)  # nothing there yet
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="10")
+    assert binarised_train_rows(task_bin) == 10
+    assert is_complete(task_bin, 10)  # a second run for this cap can be skipped
+    assert not is_complete(task_bin, 20) and not is_complete(task_bin, None)
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="20")
+    assert binarised_train_rows(task_bin) == 20
+    assert is_complete(task_bin, 20) and not is_complete(task_bin, 10)
+    # a run for a new cap that stops after tokenising leaves a bin complete for no cap, and
+    # the previous cap's binarised files cannot be passed off as this one's
+    prepare(str(generated_glue), "SST-2", str(model_dir), task_bin, 30)
+    assert not is_complete(task_bin, 30) and not is_complete(task_bin, 20)
+    proc = run_tool("glue-prepare", ["--mark-complete", task_bin], check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == (
+        f"ir_fairseq: error: {task_bin} is not binarised: {task_bin}/input0/train.idx is missing")
+    assert not is_complete(task_bin, 30)
+    proc = run_tool("glue-prepare", ["--mark-complete", tmp_path / "nowhere"], check=False)
+    assert proc.returncode == 1 and "has no prepare.json" in proc.stderr
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="30")
+    assert is_complete(task_bin, 30) and binarised_train_rows(task_bin) == 30

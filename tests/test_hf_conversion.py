@@ -4,13 +4,11 @@ import importlib.util
 import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import run_tool
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
@@ -25,13 +23,9 @@ def minilm_dir():
     return os.path.join(os.path.dirname(MINILM_SPEC.origin), "model")
 
 
-def run_script(name, *args, check=True):
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=600,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1"))
-    if check:
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc
+def convert(command, *args, check=True):
+    """``ir-fairseq convert-hf-to-fairseq|convert-fairseq-to-hf ARGS``, offline."""
+    return run_tool(command, args, check=check, env_extra={"HF_HUB_OFFLINE": "1"})
 
 
 def printed_max_diff(stdout):
@@ -67,7 +61,7 @@ def save_hf(model, folder, vocab_from):
 @pytest.fixture(scope="module")
 def converted_minilm(tmp_path_factory):
     out = tmp_path_factory.mktemp("minilm") / "fairseq"
-    proc = run_script("convert_hf_to_fairseq.py", minilm_dir(), out)
+    proc = convert("convert-hf-to-fairseq", minilm_dir(), out)
     return out, proc.stdout
 
 
@@ -110,7 +104,7 @@ def test_bert_mlm_head_and_vocabulary_order_round_trip(tmp_path):
     hf = perturbed(transformers.BertForMaskedLM(config)).eval()
     hf_dir = save_hf(hf, tmp_path / "hf", vocab_dir)
     fs_dir = tmp_path / "fairseq"
-    assert printed_max_diff(run_script("convert_hf_to_fairseq.py", hf_dir, fs_dir).stdout) <= 1e-4
+    assert printed_max_diff(convert("convert-hf-to-fairseq", hf_dir, fs_dir).stdout) <= 1e-4
 
     hub = load_hub(str(fs_dir))
     dictionary = hub.task.source_dictionary
@@ -124,7 +118,7 @@ def test_bert_mlm_head_and_vocabulary_order_round_trip(tmp_path):
     assert (fs_logits[..., to_fairseq] - hf_logits).abs().max().item() <= 1e-4
 
     back = tmp_path / "hf_back"
-    stdout = run_script("convert_fairseq_to_hf.py", fs_dir / "model.pt", back).stdout
+    stdout = convert("convert-fairseq-to-hf", fs_dir / "model.pt", back).stdout
     assert printed_max_diff(stdout) <= 1e-4
     exported = transformers.AutoModelForMaskedLM.from_pretrained(back).eval()
     assert type(exported).__name__ == "BertForMaskedLM"
@@ -133,6 +127,18 @@ def test_bert_mlm_head_and_vocabulary_order_round_trip(tmp_path):
     with torch.no_grad():
         back_logits = exported(input_ids=to_exported[hf_ids]).logits
     assert (back_logits[..., to_exported] - hf_logits).abs().max().item() <= 1e-4
+
+    def export_fails(*args):
+        proc = convert("convert-fairseq-to-hf", *args, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        return proc.stderr.strip().splitlines()[-1]
+
+    other_dict = tmp_path / "other" / "dict.txt"
+    other_dict.parent.mkdir()
+    other_dict.write_text("".join(f"w{i} 1\n" for i in range(10)))
+    assert "does not match the embeddings of" in export_fails(fs_dir / "model.pt", tmp_path / "o1", "--dict", other_dict)
+    assert "checkpoint not found" in export_fails(tmp_path / "nope.pt", tmp_path / "o2")
+    assert not (tmp_path / "o1").exists()
 
 
 @needs_minilm
@@ -143,7 +149,7 @@ def test_electra_discriminator_with_embedding_projection_round_trip(tmp_path):
     torch.manual_seed(0)
     hf_dir = save_hf(perturbed(transformers.ElectraForPreTraining(config)), tmp_path / "hf", minilm_dir())
     fs_dir = tmp_path / "fairseq"
-    stdout = run_script("convert_hf_to_fairseq.py", hf_dir, fs_dir).stdout
+    stdout = convert("convert-hf-to-fairseq", hf_dir, fs_dir).stdout
     assert printed_max_diff(stdout) <= 1e-4 and "freshly initialised" in stdout
     hub = load_hub(str(fs_dir))
     encoder = hub.model.encoder
@@ -151,15 +157,15 @@ def test_electra_discriminator_with_embedding_projection_round_trip(tmp_path):
     assert encoder.lm_head.weight is encoder.sentence_encoder.embed_tokens.weight
     assert encoder.lm_head.dense.out_features == 16
     back = tmp_path / "hf_back"
-    assert printed_max_diff(run_script("convert_fairseq_to_hf.py", fs_dir / "model.pt", back).stdout) <= 1e-4
+    assert printed_max_diff(convert("convert-fairseq-to-hf", fs_dir / "model.pt", back).stdout) <= 1e-4
     assert transformers.AutoConfig.from_pretrained(back).architectures == ["ElectraForMaskedLM"]
 
 
 @needs_minilm
 def test_converter_user_errors_are_one_line_and_keep_existing_output(tmp_path):
     def fails(*args):
-        proc = run_script("convert_hf_to_fairseq.py", *args, check=False)
-        assert proc.returncode != 0
+        proc = convert("convert-hf-to-fairseq", *args, check=False)
+        assert proc.returncode == 1
         assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
         return proc.stderr.strip().splitlines()[-1]
 

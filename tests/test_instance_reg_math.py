@@ -6,14 +6,16 @@ import torch
 import torch.nn.functional as F
 
 from ir_fairseq.ir_math import (
+    distribution_diagnostics,
     fill_predictions,
-    hidden_distribution_entropy,
+    hidden_log_probs,
     per_position_distance,
     per_sentence_sum,
     prediction_log_probs,
     restore_original,
     score_function_surrogate,
     sentence_penalties,
+    standardize_stats,
 )
 
 PAD = 1
@@ -69,10 +71,47 @@ def test_padding_positions_are_excluded_from_the_sum():
     non_pad = torch.tensor([[True, True, True, False], [True, True, False, False]])
     per_position = per_position_distance(target, states, "kl")
     expected = torch.stack([per_position[0, :3].sum(), per_position[1, :2].sum()])
-    assert torch.allclose(sentence_penalties(target, states, non_pad, "kl"), expected, rtol=1e-6)
+    target_log_probs = hidden_log_probs(target, non_pad)
+    assert torch.allclose(sentence_penalties(target_log_probs, states, non_pad, "kl"), expected, rtol=1e-6)
     states_changed = states.clone()
     states_changed[0, 3] += 100.0  # a padding position: must not matter
-    assert torch.allclose(sentence_penalties(target, states_changed, non_pad), expected, rtol=1e-6)
+    assert torch.allclose(sentence_penalties(target_log_probs, states_changed, non_pad), expected, rtol=1e-6)
+
+
+def test_standardize_uses_the_targets_non_pad_statistics_and_removes_shift_and_scale():
+    generator = torch.Generator().manual_seed(3)
+    target, states = torch.randn(2, 5, 6, generator=generator), torch.randn(2, 5, 6, generator=generator)
+    non_pad = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    target[1, 3:] = float("nan")  # what an encoder may leave at padding: never reaches the statistics
+    mean, std = standardize_stats(target, non_pad)
+    rows = [target[b, t].tolist() for b in range(2) for t in range(5) if non_pad[b, t]]
+    for d in range(6):
+        column = [row[d] for row in rows]
+        expected_mean = sum(column) / len(column)
+        expected_std = math.sqrt(sum((v - expected_mean) ** 2 for v in column) / len(column))
+        assert mean[d].item() == pytest.approx(expected_mean, rel=1e-5)
+        assert std[d].item() == pytest.approx(expected_std, rel=1e-5)
+
+    def penalties(h, h_hat, standardize):
+        stats = standardize_stats(h_hat, non_pad) if standardize else None
+        return sentence_penalties(hidden_log_probs(h_hat, non_pad, stats), h, non_pad, "kl", stats)
+
+    shift, scale = torch.randn(6, generator=generator) * 3, torch.rand(6, generator=generator) * 4 + 0.1
+    moved = lambda x: x * scale + shift  # noqa: E731  (what the final LayerNorm's γ, β can do)
+    assert torch.allclose(penalties(moved(states), moved(target), True), penalties(states, target, True),
+                          rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(penalties(moved(states), moved(target), False), penalties(states, target, False),
+                              rtol=1e-2)
+
+
+def test_diagnostics_are_entropy_and_top_mass_summed_over_non_pad_positions():
+    states = torch.tensor([[[0.0, 0.0, 0.0, 0.0], [8.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]]])
+    non_pad = torch.tensor([[True, True, False]])
+    entropy, top_mass = distribution_diagnostics(hidden_log_probs(states, non_pad), non_pad)
+    peaked = [math.exp(8.0) / (math.exp(8.0) + 3), 1 / (math.exp(8.0) + 3)]
+    expected_entropy = math.log(4) - (peaked[0] * math.log(peaked[0]) + 3 * peaked[1] * math.log(peaked[1]))
+    assert entropy.item() == pytest.approx(expected_entropy, rel=1e-5)
+    assert top_mass.item() == pytest.approx(0.25 + peaked[0], rel=1e-5)
 
 
 def test_restore_original_takes_targets_on_masked_positions():
@@ -131,21 +170,3 @@ def test_score_function_surrogate_is_zero_valued_and_unbiased():
     assert surrogate.item() == 0.0
     estimate = torch.autograd.grad(surrogate / draws, logits)[0]
     assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)
-
-
-def test_hidden_distribution_entropy_is_summed_over_non_pad_positions():
-    generator = torch.Generator().manual_seed(0)
-    states = torch.randn(2, 3, 5, generator=generator) * 3
-    non_pad = torch.tensor([[True, True, False], [True, False, False]])
-    expected = 0.0
-    for b, t in [(0, 0), (0, 1), (1, 0)]:
-        probs = [math.exp(v) for v in states[b, t].tolist()]
-        probs = [v / sum(probs) for v in probs]
-        expected -= sum(v * math.log(v) for v in probs)
-    assert hidden_distribution_entropy(states, non_pad).item() == pytest.approx(expected, rel=1e-5)
-    # equal states are the uniform distribution; one dominant dimension is near zero entropy
-    uniform = torch.zeros(1, 2, 5)
-    assert hidden_distribution_entropy(uniform, torch.ones(1, 2, dtype=torch.bool)).item() == pytest.approx(2 * math.log(5))
-    peaked = torch.zeros(1, 1, 5)
-    peaked[..., 2] = 30.0
-    assert hidden_distribution_entropy(peaked, torch.ones(1, 1, dtype=torch.bool)).item() < 1e-9

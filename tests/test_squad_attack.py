@@ -1,37 +1,24 @@
 """Synonym-swap attacks: exact swaps on a hand-made paragraph, every gold answer and offset
-kept on the whole real dev set, and the command line's refusals."""
+kept on a whole dev set (the real one in CI, else the generated one), and the command line's
+refusals."""
 import copy
 import json
+import math
 import os
-import subprocess
-import sys
 from argparse import Namespace
 from collections import Counter
 
 import pytest
 import torch
 
+from conftest import run_tool
 from ir_fairseq import IRUserError
-from ir_fairseq.squad.attack import (
-    EmbeddingSpace, WordNet, attack_dataset, embeddings_from_checkpoint, embeddings_from_text,
-    find_wordnet, main,
-)
+from ir_fairseq.perturb.embeddings import EmbeddingSpace, embeddings_from_checkpoint, embeddings_from_text
+from ir_fairseq.perturb.wordnet import WordNet
+from ir_fairseq.perturb.words import WORD
+from ir_fairseq.squad.attack import attack_dataset, main
 from ir_fairseq.squad.data import examples_from_dict, load_squad_dict
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
-real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real SQuAD files in ../shared/data)")
-
-
-def wordnet_installed():
-    try:
-        find_wordnet()
-        return True
-    except IRUserError:
-        return False
-
-
-needs_wordnet = pytest.mark.skipif(not wordnet_installed(), reason="WordNet 3.0 not installed (apt-get install wordnet-base)")
+from squad_sources import needs_wordnet, squad_files  # noqa: F401  (squad_files: a fixture)
 
 CONTEXT = "The big team played in a large city. It quickly became famous, and the Big Team fans don't forget the team."
 
@@ -54,13 +41,14 @@ def paragraph(dataset):
 
 
 def assert_same_questions_and_answers(original, attacked):
-    """Same articles, paragraphs, ids and answer texts; every offset valid in the new context."""
+    """Same articles, paragraphs, ids and answer texts (examples_from_dict checks each sits at
+    its answer_start), and each at the same occurrence: as many words before it as before."""
     before, after = examples_from_dict(original, "original"), examples_from_dict(attacked, "attacked")
     assert [(e.qid, e.title, [a.text for a in e.answers]) for e in before] == \
            [(e.qid, e.title, [a.text for a in e.answers]) for e in after]
-    for e in after:  # examples_from_dict checked this too; here it is spelt out
-        for a in e.answers:
-            assert e.context[a.start:a.start + len(a.text)] == a.text
+    for old, new in zip(before, after):
+        for a, b in zip(old.answers, new.answers):
+            assert len(WORD.findall(old.context[:a.start])) == len(WORD.findall(new.context[:b.start])), new.qid
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +201,8 @@ def test_embedding_errors(tmp_path):
         embeddings_from_checkpoint(checkpoint)
     other = tmp_path / "other.txt"
     other.write_text("".join(f"▁w{i} 1\n" for i in range(40)), encoding="utf-8")
-    with pytest.raises(IRUserError, match="other.txt has 44 symbols .* only 16 rows: not this model's dictionary"):
+    with pytest.raises(IRUserError, match=r"the dictionary of .*other.txt \(45 symbols with <mask>\) does not match "
+                                          r"the embeddings of .* \(16 rows\): pass this model's dict.txt with --dict"):
         embeddings_from_checkpoint(checkpoint, str(other))
     with pytest.raises(IRUserError, match="has no whole words made of letters"):
         EmbeddingSpace(["▁", "12"], torch.zeros(2, 3), "numbers")
@@ -230,16 +219,9 @@ def test_cli_refusals(tmp_path):
         ([str(source), out, "--attack", "embedding", "--vectors", str(tmp_path / "v.txt")], "word vectors file not found"),
         ([str(tmp_path / "none.json"), out, "--attack", "wordnet"], "SQuAD file not found"),
     ]:
-        with pytest.raises(SystemExit) as exit_info:
+        with pytest.raises(IRUserError, match=message):
             main(argv)
-        assert str(exit_info.value.code).startswith("ir_fairseq: error: ") and message in str(exit_info.value.code)
     assert not os.path.exists(out)
-
-
-def run_script(args, env_extra=None, cwd=None):
-    env = dict(os.environ, OMP_NUM_THREADS="1", **(env_extra or {}))
-    return subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "attack_squad.py"), *args],
-                          capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
 @needs_wordnet
@@ -247,8 +229,8 @@ def test_cli_writes_the_attacked_file_and_refuses_without_wordnet(tmp_path):
     source = tmp_path / "in.json"
     source.write_text(json.dumps(small_dataset()), encoding="utf-8")
     out = tmp_path / "out.json"
-    proc = run_script([str(source), str(out), "--attack", "wordnet", "--swap-prob", "1", "--seed", "3"], cwd=str(tmp_path))
-    assert proc.returncode == 0, proc.stderr
+    proc = run_tool("squad-attack", [source, out, "--attack", "wordnet", "--swap-prob", "1", "--seed", "3"],
+                    cwd=str(tmp_path))
     assert proc.stdout.strip().splitlines() == [
         f"attack wordnet: 2 questions; changed 6 of 20 context words and 4 of 10 question words "
         f"(swap probability 1.0, seed 3) -> {out}"
@@ -257,9 +239,9 @@ def test_cli_writes_the_attacked_file_and_refuses_without_wordnet(tmp_path):
 
     empty = tmp_path / "no-wordnet"
     empty.mkdir()
-    proc = run_script([str(source), str(tmp_path / "out2.json"), "--attack", "wordnet"],
-                      env_extra={"IR_FAIRSEQ_WORDNET_DIR": str(empty)})
-    assert proc.returncode == 1
+    proc = run_tool("squad-attack", [source, tmp_path / "out2.json", "--attack", "wordnet"],
+                    env_extra={"IR_FAIRSEQ_WORDNET_DIR": str(empty)}, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == (
         f"ir_fairseq: error: WordNet 3.0 not found in {empty} ($IR_FAIRSEQ_WORDNET_DIR): install it with "
         "`apt-get install wordnet-base`, or set IR_FAIRSEQ_WORDNET_DIR to a WordNet 3.0 dict folder "
@@ -269,10 +251,8 @@ def test_cli_writes_the_attacked_file_and_refuses_without_wordnet(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_dev():
-    if not SHARED:
-        pytest.skip("IR_FAIRSEQ_SHARED_DATA is not set (real SQuAD files in ../shared/data)")
-    return load_squad_dict(os.path.join(SHARED, "squad", "dev-v1.1.json"))
+def dev(squad_files):
+    return load_squad_dict(squad_files.dev)
 
 
 def frequent_dev_words(dev, count):
@@ -283,15 +263,12 @@ def frequent_dev_words(dev, count):
     return [w for w, _ in words.most_common(count)]
 
 
-@real_data
-@pytest.mark.parametrize("attack", ["wordnet", "vectors", "checkpoint"])
-def test_whole_dev_set_keeps_every_answer(real_dev, tmp_path, attack):
+@pytest.mark.parametrize("attack", [pytest.param("wordnet", marks=needs_wordnet), "vectors", "checkpoint"])
+def test_whole_dev_set_keeps_every_answer(dev, tmp_path, attack):
     if attack == "wordnet":
-        if not wordnet_installed():
-            pytest.skip("WordNet 3.0 not installed (apt-get install wordnet-base)")
         options = {}
     else:
-        words = frequent_dev_words(real_dev, 3000)
+        words = frequent_dev_words(dev, 3000)
         generator = torch.Generator().manual_seed(0)
         vectors = torch.randn(len(words), 8, generator=generator).tolist()
         if attack == "vectors":
@@ -299,14 +276,16 @@ def test_whole_dev_set_keeps_every_answer(real_dev, tmp_path, attack):
         else:
             options = {"checkpoint": tiny_checkpoint(str(tmp_path / "m"), ["▁" + w for w in words], vectors)}
     kind = "wordnet" if attack == "wordnet" else "embedding"
-    attacked, stats = attack_dataset(real_dev, kind, seed=1, **options)
-    assert_same_questions_and_answers(real_dev, attacked)
-    assert stats["questions"] == 10570
-    # about half of the swappable words change (default swap probability 0.5)
+    attacked, stats = attack_dataset(dev, kind, seed=1, **options)
+    assert_same_questions_and_answers(dev, attacked)
+    assert stats["questions"] == sum(len(p["qas"]) for a in dev["data"] for p in a["paragraphs"])
+    # about half of the swappable words change (default swap probability 0.5): within 5
+    # standard deviations of the binomial count
     for part in ("context", "question"):
         swappable, changed = stats[f"{part}_words_swappable"], stats[f"{part}_words_changed"]
         assert swappable > 0.05 * stats[f"{part}_words"]
-        assert 0.45 * swappable < changed < 0.55 * swappable
-    contexts = [(p["context"], q["context"]) for a, b in zip(real_dev["data"], attacked["data"])
+        assert abs(changed - 0.5 * swappable) < 5 * math.sqrt(0.25 * swappable), (part, changed, swappable)
+    contexts = [(p["context"], q["context"]) for a, b in zip(dev["data"], attacked["data"])
                 for p, q in zip(a["paragraphs"], b["paragraphs"])]
-    assert sum(before != after for before, after in contexts) > 0.9 * len(contexts)
+    # a context stays as it was only when none of its swappable words is drawn (or it has none)
+    assert sum(before != after for before, after in contexts) > 0.85 * len(contexts)

@@ -1,15 +1,15 @@
-"""SQuAD v1.1 files: the real dev/train files, and one-line errors on hand-made broken ones."""
+"""SQuAD v1.1 files: the real dev/train files, the generated ones, and one-line errors on hand-made
+broken ones."""
 import hashlib
 import json
 import os
 
 import pytest
 
+from conftest import SHARED, real_data
 from ir_fairseq import IRUserError
+from ir_fairseq.pretraining import synthetic
 from ir_fairseq.squad.data import SquadAnswer, load_squad_dict, read_squad, write_squad
-
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
-real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real SQuAD files in ../shared/data)")
 OFFICIAL_DEV_SHA256 = "95aa6a52d5d6a735563366753ca50492a658031da74f301ac5238b03966972c9"
 
 CONTEXT = "Super Bowl 50 was played at Levi's Stadium in Santa Clara, California."
@@ -133,3 +133,24 @@ def test_write_is_atomic_and_never_replaces_its_input(tmp_path):
     write_squad(dataset(), str(out), input_path=source)
     assert json.loads(out.read_text(encoding="utf-8")) == dataset()
     assert sorted(os.listdir(tmp_path)) == ["in.json", "out.json"]
+
+
+def test_generated_files_are_squad_v1_1_and_the_same_every_time(tmp_path):
+    synthetic.main([str(tmp_path / "a"), "--docs", "20", "--reviews", "10"])  # the synthetic-data command
+    synthetic.generate_squad(str(tmp_path / "b"))
+    synthetic.generate_squad(str(tmp_path / "c"), seed=2)
+    for name in ("train-v1.1.json", "dev-v1.1.json"):
+        a, b = (tmp_path / "a" / "squad" / name).read_bytes(), (tmp_path / "b" / name).read_bytes()
+        assert a == b and a != (tmp_path / "c" / name).read_bytes()
+        # written as the official files are: reading and writing gives the same bytes
+        write_squad(load_squad_dict(str(tmp_path / "b" / name)), str(tmp_path / "again.json"))
+        assert (tmp_path / "again.json").read_bytes() == b
+    train, dev = (read_squad(str(tmp_path / "b" / name)) for name in ("train-v1.1.json", "dev-v1.1.json"))
+    assert 300 <= len(train) <= 450 and 100 <= len(dev) <= 200  # a few hundred questions
+    assert all(len(e.answers) == 1 for e in train) and all(2 <= len(e.answers) <= 3 for e in dev)
+    for e in train + dev:  # every answer is words of its context, never a piece of one
+        assert 3 <= e.context.count(".") <= 5
+        for a in e.answers:
+            before, after = e.context[a.start - 1:a.start], e.context[a.start + len(a.text):][:1]
+            assert before in ("", " ") and after in (" ", "."), (e.qid, a.text)
+    assert len({e.qid for e in train + dev}) == len(train) + len(dev)

@@ -1,18 +1,13 @@
 """The official SQuAD v1.1 EM/F1 on answers whose scores are worked out by hand here."""
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
+from conftest import SHARED, real_data, run_tool
 from ir_fairseq import IRUserError
 from ir_fairseq.squad.data import read_squad
-from ir_fairseq.squad.evaluate import evaluate, exact_match, f1_score, main, normalize_answer, read_predictions
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
-real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real SQuAD files in ../shared/data)")
+from ir_fairseq.squad.metric import evaluate, exact_match, f1_score, main, normalize_answer, read_predictions
 
 CONTEXT = ("The Denver Broncos defeated the Carolina Panthers 24-10 at Levi's Stadium. "
            "The Panthers defense gave up just 308 points.")
@@ -79,10 +74,7 @@ def test_dataset_scores_with_a_missing_prediction(dev_file, capsys):
 def test_cli_prints_one_json_object(dev_file, tmp_path):
     predictions = tmp_path / "predictions.json"
     predictions.write_text(json.dumps({"q1": "Broncos", "q2": "Panthers", "q3": "Levi's Stadium", "q4": "308"}))
-    # run from another folder, as a user would: the script finds the package by itself
-    proc = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "evaluate_squad.py"), dev_file,
-                           str(predictions)], capture_output=True, text=True, cwd=str(tmp_path), timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    proc = run_tool("squad-evaluate", [dev_file, predictions], cwd=str(tmp_path))
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1
     # q1: "broncos" vs "denver broncos": P = 1, R = 1/2, F1 = 2/3; the other three exact
@@ -99,14 +91,15 @@ def test_malformed_predictions(tmp_path, dev_file, content, message):
     path.write_text(content, encoding="utf-8")
     with pytest.raises(IRUserError, match=message):
         read_predictions(str(path))
-    with pytest.raises(SystemExit) as exit_info:
+    with pytest.raises(IRUserError, match=message):
         main([dev_file, str(path)])
-    assert str(exit_info.value.code).startswith("ir_fairseq: error: ")
 
 
-def test_cli_missing_predictions_file(dev_file, tmp_path):
-    with pytest.raises(SystemExit, match="ir_fairseq: error: predictions file not found: .*none.json"):
-        main([dev_file, str(tmp_path / "none.json")])
+def test_cli_missing_predictions_file_is_one_line(dev_file, tmp_path):
+    proc = run_tool("squad-evaluate", [dev_file, tmp_path / "none.json"], check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"ir_fairseq: error: predictions file not found: {tmp_path / 'none.json'}"
+    assert proc.stdout == ""
 
 
 @real_data

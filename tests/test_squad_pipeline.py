@@ -1,6 +1,7 @@
 """SQuAD v1.1 fine-tuning: the span head and criterion on a tiny model, then the user's commands
-(preprocess_squad.sh -> finetune_squad.sh -> predict_squad.py -> evaluate_squad.py, and the
-robustness table) with fairseq's real CLI on slices of the real SQuAD files."""
+(preprocess_squad.sh -> finetune_squad.sh -> ir-fairseq squad-predict -> squad-evaluate, and the
+robustness table) with fairseq's real CLI on slices of the real SQuAD files (CI) or of the
+generated ones (``squad_sources``)."""
 import json
 import math
 import os
@@ -13,13 +14,12 @@ import torch
 import torch.nn.functional as F
 
 import ir_fairseq.tasks.squad_span  # noqa: F401  (registers the task and criterion)
-from conftest import ROOT, run_cli
+from conftest import ROOT, TINY_MODEL, TINY_TRAINING, run_cli, run_tool
 from ir_fairseq.criterions.squad_span import SquadSpanCriterion
+from ir_fairseq.pretraining import spm
 from ir_fairseq.squad.data import load_squad_dict, read_squad, write_squad
 from ir_fairseq.squad.robustness import first_questions
-
-SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
-real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real SQuAD files in ../shared/data)")
+from squad_sources import needs_wordnet, squad_files  # noqa: F401  (squad_files: a fixture)
 
 TINY_ARCH = ["--encoder-layers", "2", "--encoder-embed-dim", "32", "--encoder-ffn-embed-dim", "64",
              "--encoder-attention-heads", "2", "--max-positions", "64"]
@@ -45,16 +45,8 @@ def tiny_dict_dir(tmp_path):
     return tmp_path
 
 
-def registered_archs():
-    from fairseq.models import ARCH_MODEL_REGISTRY
-
-    return [a for a in ("roberta_base", "ir_bert") if a in ARCH_MODEL_REGISTRY]
-
-
 @pytest.mark.parametrize("arch", ["roberta_base", "ir_bert"])
 def test_span_head_goes_through_fairseq_checkpoint_loading(tiny_dict_dir, arch):
-    if arch not in registered_archs():
-        pytest.skip(f"architecture {arch} is not registered")
     torch.manual_seed(0)
     task, model, _, cfg = build(tiny_dict_dir, arch)
     state = model.state_dict()
@@ -123,12 +115,11 @@ def test_criterion_is_mean_start_end_cross_entropy_and_its_logs_sum(tiny_dict_di
 
 
 # ---------------------------------------------------------------------------------------
-# the user's commands on the real files
+# the user's commands on SQuAD files
 
 def run_script(name, *args, env=None, check=True):
-    command = ["bash", os.path.join(ROOT, "scripts", name)] if name.endswith(".sh") else \
-        [sys.executable, os.path.join(ROOT, "scripts", name)]
-    proc = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=900,
+    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)], capture_output=True,
+                          text=True, timeout=900,
                           env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, **(env or {})))
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
@@ -136,37 +127,33 @@ def run_script(name, *args, env=None, check=True):
 
 
 def assert_one_line_error(proc, fragment):
-    assert proc.returncode != 0
+    assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert fragment in proc.stderr.strip().splitlines()[-1], proc.stderr[-2000:]
 
 
-TRAIN_FILE = "train-v1.1-44articles.json"
 QUESTIONS = 40
-WINDOWS = {"TRAIN_FILE": TRAIN_FILE, "LIMIT": str(QUESTIONS), "MAX_LENGTH": "64", "DOC_STRIDE": "24",
-           "MAX_QUERY_LENGTH": "16"}
+WINDOWS = {"LIMIT": str(QUESTIONS), "MAX_LENGTH": "64", "DOC_STRIDE": "24", "MAX_QUERY_LENGTH": "16"}
 
 
 @pytest.fixture(scope="module")
-def squad_dir():
-    return os.path.join(SHARED, "squad")
+def windows(squad_files):
+    """preprocess_squad.sh's environment: the train file of these SQuAD files and small windows."""
+    return dict(WINDOWS, TRAIN_FILE=squad_files.train_name, DEV_FILE=squad_files.dev_name)
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, squad_dir):
+def model_dir(tmp_path_factory, squad_files):
     """A tiny masked-LM checkpoint pre-trained for 2 updates, with a sentencepiece model trained on
-    real SQuAD paragraphs: dict.txt, spm.model, ck/checkpoint_last.pt."""
-    from conftest import TINY_MODEL, TINY_TRAINING
-    from ir_fairseq import spm
-
+    the SQuAD paragraphs: dict.txt, spm.model, ck/checkpoint_last.pt."""
     root = tmp_path_factory.mktemp("squad_pretrained")
-    contexts = list(dict.fromkeys(e.context for e in read_squad(os.path.join(squad_dir, TRAIN_FILE))))
-    (root / "text.txt").write_text("\n".join(c.replace("\n", " ") for c in contexts[:300]) + "\n", encoding="utf-8")
-    spm.train(str(root / "text.txt"), str(root / "spm"), vocab_size=800)
-    processor = spm.load(str(root / "spm.model"))
-    for split, lines in (("train", contexts[:200]), ("valid", contexts[200:220])):
-        (root / f"{split}.spm").write_text("".join(spm.encode_line(processor, c) + "\n" for c in lines),
-                                           encoding="utf-8")
+    contexts = [c.replace("\n", " ") for c in dict.fromkeys(e.context for e in read_squad(squad_files.train))][:300]
+    (root / "text.txt").write_text("\n".join(contexts) + "\n", encoding="utf-8")
+    model = spm.train(str(root / "text.txt"), str(root / "spm"), vocab_size=800)
+    cut = min(200, len(contexts) * 9 // 10)
+    for split, lines in (("train", contexts[:cut]), ("valid", contexts[cut:cut + 20])):
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        spm.encode_file(model, str(root / f"{split}.txt"), str(root / f"{split}.spm"))
     run_cli("fairseq_cli.preprocess", ["--only-source", "--trainpref", str(root / "train.spm"), "--validpref",
                                        str(root / "valid.spm"), "--destdir", str(root / "bin"), "--workers", "1"])
     run_cli("fairseq_cli.train", [str(root / "bin"), "--user-dir", os.path.join(ROOT, "ir_fairseq"),
@@ -178,9 +165,9 @@ def model_dir(tmp_path_factory, squad_dir):
 
 
 @pytest.fixture(scope="module")
-def finetuned(model_dir, squad_dir, tmp_path_factory):
+def finetuned(model_dir, squad_files, windows, tmp_path_factory):
     root = tmp_path_factory.mktemp("squad_finetuned")
-    run_script("preprocess_squad.sh", squad_dir, model_dir, root / "bin", env=WINDOWS)
+    run_script("preprocess_squad.sh", squad_files.folder, model_dir, root / "bin", env=windows)
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", root / "bin", root / "ft",
                       "--max-update", "3", "--data-buffer-size", "0", "--num-workers", "0", "--log-interval", "1",
                       env={"BATCH": "8"})
@@ -188,7 +175,6 @@ def finetuned(model_dir, squad_dir, tmp_path_factory):
             "checkpoint": root / "ft" / "checkpoint_last.pt"}
 
 
-@real_data
 def test_preprocess_writes_fairseq_datasets_and_a_model_folder(finetuned):
     from fairseq.data import data_utils
 
@@ -206,25 +192,23 @@ def test_preprocess_writes_fairseq_datasets_and_a_model_folder(finetuned):
         assert (finetuned["bin"] / name).is_file()
 
 
-@real_data
-def test_finetune_trains_logs_and_scores_the_dev_slice(finetuned, squad_dir):
+def test_finetune_trains_logs_and_scores_the_dev_slice(finetuned, squad_files):
     log = (finetuned["save"] / "train.log").read_text()
     assert '"train_start_acc"' in log and '"valid_span_acc"' in log and '"train_num_updates": "3"' in log
     first = finetuned["stdout"].splitlines()[0]
     assert first.startswith("[finetune_squad] CHECKPOINT=") and "LR=3e-5 BATCH=8 EPOCHS=2 WARMUP_RATIO=0.1" in first
-    dev = read_squad(os.path.join(squad_dir, "dev-v1.1.json"))[:QUESTIONS]
+    dev = read_squad(squad_files.dev)[:QUESTIONS]
     predictions = json.loads((finetuned["save"] / "dev_predictions.json").read_text())
     assert list(predictions) == [e.qid for e in dev]
     metrics = json.loads((finetuned["save"] / "dev_metrics.json").read_text())
     assert set(metrics) == {"exact_match", "f1"} and 0 <= metrics["exact_match"] <= metrics["f1"] <= 100
 
 
-@real_data
-def test_predict_script_gives_context_slices_that_evaluate_squad_scores(finetuned, squad_dir, tmp_path):
+def test_predict_gives_context_slices_that_evaluate_scores(finetuned, squad_files, tmp_path):
     dev_slice = tmp_path / "dev-slice.json"
-    write_squad(first_questions(load_squad_dict(os.path.join(squad_dir, "dev-v1.1.json")), QUESTIONS), str(dev_slice))
-    proc = run_script("predict_squad.py", finetuned["checkpoint"], dev_slice, "--batch-size", "16",
-                      "--nbest-file", tmp_path / "nbest.json")
+    write_squad(first_questions(load_squad_dict(squad_files.dev), QUESTIONS), str(dev_slice))
+    proc = run_tool("squad-predict", [finetuned["checkpoint"], dev_slice, "--batch-size", "16",
+                                      "--nbest-file", tmp_path / "nbest.json"])
     predictions = json.loads(proc.stdout)
     examples = read_squad(str(dev_slice))
     assert list(predictions) == [e.qid for e in examples]
@@ -238,15 +222,15 @@ def test_predict_script_gives_context_slices_that_evaluate_squad_scores(finetune
         assert sum(b["probability"] for b in best) == pytest.approx(1.0)
         assert all(e.context[b["char_start"]:b["char_end"]] == b["text"] for b in best)
     (tmp_path / "predictions.json").write_text(proc.stdout)
-    scored = run_script("evaluate_squad.py", dev_slice, tmp_path / "predictions.json")
+    scored = run_tool("squad-evaluate", [dev_slice, tmp_path / "predictions.json"])
     # the same model, windows and questions as the dev scoring at the end of fine-tuning
     assert json.loads(scored.stdout) == json.loads((finetuned["save"] / "dev_metrics.json").read_text())
 
 
-@real_data
-def test_robustness_table(finetuned, squad_dir, tmp_path):
-    proc = run_script("robustness_squad.py", finetuned["checkpoint"], os.path.join(squad_dir, "dev-v1.1.json"),
-                      "--limit", "12", "--output", tmp_path / "robustness.json")
+@needs_wordnet
+def test_robustness_table(finetuned, squad_files, tmp_path):
+    proc = run_tool("squad-robustness", [finetuned["checkpoint"], squad_files.dev, "--limit", "12",
+                                         "--output", tmp_path / "robustness.json"])
     lines = proc.stdout.splitlines()
     assert lines[0] == "| Attack | EM | F1 | ΔEM | ΔF1 |"
     assert [line.split("|")[1].strip() for line in lines[2:5]] == ["Original", "SwapSynWordNet", "SwapSynWordEmbedding"]
@@ -260,34 +244,32 @@ def test_robustness_table(finetuned, squad_dir, tmp_path):
     assert f"| Original | {original['exact_match']:.2f} | {original['f1']:.2f} | – | – |" in lines
 
 
-@real_data
-def test_user_errors_are_one_line(model_dir, finetuned, squad_dir, tmp_path):
+def test_user_errors_are_one_line(model_dir, finetuned, squad_files, windows, tmp_path):
     # a pre-trained (not fine-tuned) checkpoint
-    proc = run_script("predict_squad.py", model_dir / "ck" / "checkpoint_last.pt",
-                      os.path.join(squad_dir, "dev-v1.1.json"), check=False)
+    proc = run_tool("squad-predict", [model_dir / "ck" / "checkpoint_last.pt", squad_files.dev], check=False)
     assert_one_line_error(proc, "is not fine-tuned for SQuAD (task masked_lm_ir")
     # a model folder without tokenizer
     (tmp_path / "no-tokenizer").mkdir()
     shutil.copy(model_dir / "dict.txt", tmp_path / "no-tokenizer" / "dict.txt")
-    proc = run_script("preprocess_squad.sh", squad_dir, tmp_path / "no-tokenizer", tmp_path / "out", env=WINDOWS,
-                      check=False)
+    proc = run_script("preprocess_squad.sh", squad_files.folder, tmp_path / "no-tokenizer", tmp_path / "out",
+                      env=windows, check=False)
     assert_one_line_error(proc, "has no tokenizer")
     # data binarised with another dictionary than the checkpoint's
     other = tmp_path / "other-dict"
     other.mkdir()
     shutil.copy(model_dir / "spm.model", other / "spm.model")
     (other / "dict.txt").write_text((model_dir / "dict.txt").read_text() + "extra1 1\nextra2 1\n")
-    run_script("preprocess_squad.sh", squad_dir, other, tmp_path / "other-bin", env=dict(WINDOWS, LIMIT="5"))
+    run_script("preprocess_squad.sh", squad_files.folder, other, tmp_path / "other-bin", env=dict(windows, LIMIT="5"))
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", tmp_path / "other-bin",
                       tmp_path / "ft", "--max-update", "1", env={"PREDICT": "0"}, check=False)
     assert_one_line_error(proc, "does not match the embeddings of")
     # windows longer than the model's positions
-    run_script("preprocess_squad.sh", squad_dir, model_dir, tmp_path / "long-bin",
-               env=dict(WINDOWS, LIMIT="5", MAX_LENGTH="96"))
+    run_script("preprocess_squad.sh", squad_files.folder, model_dir, tmp_path / "long-bin",
+               env=dict(windows, LIMIT="5", MAX_LENGTH="96"))
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", tmp_path / "long-bin",
                       tmp_path / "ft2", "--max-update", "1", env={"PREDICT": "0"}, check=False)
     assert_one_line_error(proc, "preprocess again with MAX_LENGTH=64")
     # the dictionary of --model-dir does not fit the fine-tuned checkpoint
-    proc = run_script("predict_squad.py", finetuned["checkpoint"], os.path.join(squad_dir, "dev-v1.1.json"),
-                      "--model-dir", other, "--limit", "2", check=False)
+    proc = run_tool("squad-predict", [finetuned["checkpoint"], squad_files.dev, "--model-dir", other, "--limit", "2"],
+                    check=False)
     assert_one_line_error(proc, "does not match the embeddings of")

@@ -1,6 +1,6 @@
 """fairseq pre-training checkpoint (roberta_* or ir_bert) -> HF ``BertForMaskedLM`` folder.
 
-    python scripts/convert_fairseq_to_hf.py CHECKPOINT OUT_DIR [--dict dict.txt] [--overwrite]
+    ir-fairseq convert-fairseq-to-hf CHECKPOINT OUT_DIR [--dict dict.txt] [--overwrite] [--no-verify]
 
 OUT_DIR gets config.json, model.safetensors (written by ``transformers`` itself), vocab.txt and
 tokenizer_config.json. vocab.txt lists the fairseq dictionary in id order, fairseq's specials
@@ -15,49 +15,45 @@ import argparse
 import json
 import os
 import shutil
-import sys
 import tempfile
 
 import torch
 
+from ir_fairseq.common.checkpoints import Checkpoint
+from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import (DICT_FILE, SPM_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE,
+                                            load_dictionary, wordpiece_lowercase)
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.convert.verify import TOLERANCE, load_hf_model, publish_if_exact
-from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.common.model_folder import wordpiece_lowercase
 
 BERT_SPECIALS = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}
 PRETRAINING_TASKS = ("masked_lm", "masked_lm_ir")
 
 
-def find_dictionary(checkpoint, cfg, explicit=None):
+def find_dictionary(ckpt: Checkpoint, explicit=None):
+    """--dict, else dict.txt beside the checkpoint (SAVE_DIR is a model folder), else in the
+    first data directory it was trained on."""
     candidates = [explicit] if explicit else [
-        os.path.join(os.path.dirname(os.path.abspath(checkpoint)), "dict.txt"),
-        os.path.join(str(cfg.get("task", {}).get("data") or "").split(":")[0], "dict.txt"),
+        os.path.join(os.path.dirname(os.path.abspath(ckpt.path)), DICT_FILE),
+        os.path.join(str(ckpt.setting("task", "data", "")).split(":")[0], DICT_FILE),
     ]
     for path in candidates:
         if path and os.path.isfile(path):
             return path
-    raise IRUserError(f"no dict.txt for {checkpoint}: looked at {', '.join(c for c in candidates if c)} "
+    raise IRUserError(f"no {DICT_FILE} for {ckpt.path}: looked at {', '.join(c for c in candidates if c)} "
                       "(pass --dict)")
 
 
 def load_fairseq_model(checkpoint, dict_path=None):
-    from fairseq import checkpoint_utils
-
-    import ir_fairseq  # noqa: F401  (task, model and bpe registrations; checkpoint allow-list)
-    from ir_fairseq.checkpoint_checks import read_checkpoint
-
-    state = read_checkpoint(checkpoint)
-    cfg = state.get("cfg") or {}
-    task_name = (cfg.get("task") or {}).get("_name")
-    if task_name not in PRETRAINING_TASKS:
-        raise IRUserError(f"{checkpoint} is a {task_name!r} checkpoint: export takes a pre-training "
+    ckpt = Checkpoint.read(checkpoint)
+    if ckpt.task_name not in PRETRAINING_TASKS:
+        raise IRUserError(f"{checkpoint} is a {ckpt.task_name!r} checkpoint: export takes a pre-training "
                           f"checkpoint ({' or '.join(PRETRAINING_TASKS)})")
-    dict_path = find_dictionary(checkpoint, cfg, dict_path)
-    models, _, task = checkpoint_utils.load_model_ensemble_and_task(
-        [checkpoint], arg_overrides={"data": os.path.dirname(os.path.abspath(dict_path))})
-    return models[0].eval(), task.source_dictionary, dict_path
+    dict_path = find_dictionary(ckpt, dict_path)
+    ckpt.check_dictionary(len(load_dictionary(dict_path)), dict_path, hint="pass --dict with the model's own dict.txt")
+    model, task = ckpt.load_model(arg_overrides={"data": os.path.dirname(os.path.abspath(dict_path))})
+    return model, task.source_dictionary, dict_path
 
 
 def hf_config(args, dictionary, embedding_size):
@@ -147,14 +143,14 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
             raise IRUserError(f"export does not fit {config['architectures'][0]}: missing {missing[:5]}, "
                               f"unexpected {unexpected[:5]}")
         hf_model.save_pretrained(scratch)
-        write_vocab(dictionary, os.path.join(scratch, "vocab.txt"))
+        write_vocab(dictionary, os.path.join(scratch, WORDPIECE_FILE))
         model_dir = os.path.dirname(dict_path)
         lowercase = wordpiece_lowercase(model_dir)
-        with open(os.path.join(scratch, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        with open(os.path.join(scratch, WORDPIECE_CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": lowercase,
                        "model_max_length": config["max_position_embeddings"]}, f, indent=2)
-        if os.path.isfile(os.path.join(model_dir, "spm.model")):
-            shutil.copyfile(os.path.join(model_dir, "spm.model"), os.path.join(scratch, "spm.model"))
+        if os.path.isfile(os.path.join(model_dir, SPM_FILE)):
+            shutil.copyfile(os.path.join(model_dir, SPM_FILE), os.path.join(scratch, SPM_FILE))
         report = compare_exported(scratch, model, dictionary) if verify else None
         publish_if_exact(report, checkpoint, scratch, out_dir)
     return config, report
@@ -183,7 +179,7 @@ def compare_exported(hf_dir, model, dictionary):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="convert_fairseq_to_hf.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq convert-fairseq-to-hf", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("out_dir")
     parser.add_argument("--dict", help="the model's dict.txt (default: beside the checkpoint, "
@@ -191,19 +187,10 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="replace an HF model already in OUT_DIR")
     parser.add_argument("--no-verify", action="store_true", help="skip the hidden-state comparison")
     args = parser.parse_args(argv)
-    try:
-        if not os.path.isfile(args.checkpoint):
-            raise IRUserError(f"checkpoint not found: {args.checkpoint}")
-        config, report = export(args.checkpoint, args.out_dir, args.dict, args.overwrite, not args.no_verify)
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-    print(f"[convert_fairseq_to_hf] {args.checkpoint} -> {args.out_dir} ({config['architectures'][0]}, "
+    config, report = export(args.checkpoint, args.out_dir, args.dict, args.overwrite, not args.no_verify)
+    print(f"[convert-fairseq-to-hf] {args.checkpoint} -> {args.out_dir} ({config['architectures'][0]}, "
           f"{config['vocab_size']} tokens)")
     if report:
-        print(f"[convert_fairseq_to_hf] last-layer hidden states vs transformers on {report['sentences']} "
+        print(f"[convert-fairseq-to-hf] last-layer hidden states vs transformers on {report['sentences']} "
               f"sequences ({report['tokens']} tokens): max abs diff {report['max_abs_diff']:.2e} "
               f"(limit {TOLERANCE:g}); MLM logits max abs diff {report['max_abs_diff_logits']:.2e}")
-
-
-if __name__ == "__main__":
-    main()

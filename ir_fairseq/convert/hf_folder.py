@@ -12,6 +12,7 @@ from typing import Dict, List, Optional
 import torch
 
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, wordpiece_lowercase
 
 SUPPORTED_ARCHITECTURES = {
     "BertModel": "bert", "BertForMaskedLM": "bert", "BertForPreTraining": "bert",
@@ -85,9 +86,9 @@ def _strip_model_prefix(weights: Dict[str, torch.Tensor], model_type: str):
 
 
 def _read_vocab(folder: str) -> List[str]:
-    path = os.path.join(folder, "vocab.txt")
+    path = os.path.join(folder, WORDPIECE_FILE)
     if not os.path.isfile(path):
-        raise IRUserError(f"{folder} has no vocab.txt (the WordPiece vocabulary of the checkpoint)")
+        raise IRUserError(f"{folder} has no {WORDPIECE_FILE} (the WordPiece vocabulary of the checkpoint)")
     with open(path, encoding="utf-8") as f:
         vocab = [line.rstrip("\n").rstrip("\r") for line in f]
     while vocab and vocab[-1] == "":
@@ -126,12 +127,10 @@ def read_hf_folder(folder: str) -> HFCheckpoint:
         raise IRUserError(f"vocab.txt has {len(vocab)} tokens but config.json says vocab_size "
                           f"{config.get('vocab_size')}")
     special_tokens = dict(SPECIAL_TOKEN_DEFAULTS)
-    tokenizer_config = {}
-    for name in ("special_tokens_map.json", "tokenizer_config.json"):
+    for name in ("special_tokens_map.json", WORDPIECE_CONFIG_FILE):
         path = os.path.join(folder, name)
         if os.path.isfile(path):
             values = _read_json(path)
-            tokenizer_config.update(values)
             for key in SPECIAL_TOKEN_DEFAULTS:
                 token = values.get(key)
                 if isinstance(token, dict):  # {"content": "[CLS]", ...}
@@ -140,6 +139,6 @@ def read_hf_folder(folder: str) -> HFCheckpoint:
                     special_tokens[key] = token
     for key, token in special_tokens.items():
         if token not in vocab:
-            raise IRUserError(f"{key} {token!r} is not in {folder}/vocab.txt")
+            raise IRUserError(f"{key} {token!r} is not in {folder}/{WORDPIECE_FILE}")
     return HFCheckpoint(folder, architecture, model_type, config, weights, vocab, special_tokens,
-                        lowercase=bool(tokenizer_config.get("do_lower_case", True)))
+                        lowercase=wordpiece_lowercase(folder))

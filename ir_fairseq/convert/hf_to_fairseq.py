@@ -1,6 +1,6 @@
 """HF BERT / ELECTRA-discriminator folder -> fairseq ``ir_bert`` checkpoint + dictionary.
 
-    python scripts/convert_hf_to_fairseq.py HF_DIR OUT_DIR [--overwrite] [--no-verify]
+    ir-fairseq convert-hf-to-fairseq HF_DIR OUT_DIR [--overwrite] [--no-verify]
 
 OUT_DIR gets ``model.pt`` (fairseq checkpoint, task masked_lm_ir, arch ir_bert), ``dict.txt``
 and the tokenizer files (``vocab.txt``, ``tokenizer_config.json``), so it is a model folder for
@@ -15,7 +15,6 @@ import argparse
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 
@@ -25,9 +24,10 @@ from ir_fairseq.convert.hf_folder import ACTIVATIONS, IGNORED_PREFIXES, HFCheckp
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.convert.verify import TOLERANCE, compare_hidden_states, publish_if_exact
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import DICT_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE
 
 FAIRSEQ_SPECIALS = ("cls_token", "pad_token", "sep_token", "unk_token")  # -> ids 0, 1, 2, 3
-TOKENIZER_FILES = ("vocab.txt", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json")
+TOKENIZER_FILES = (WORDPIECE_FILE, WORDPIECE_CONFIG_FILE, "special_tokens_map.json", "tokenizer.json")
 
 
 def fairseq_vocab_order(hf: HFCheckpoint):
@@ -158,7 +158,7 @@ def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
     vocab_order, symbols = fairseq_vocab_order(hf)
     # build in a scratch folder: OUT_DIR changes only once everything converted and checked
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".converting-") as scratch:
-        write_dictionary(symbols, os.path.join(scratch, "dict.txt"))
+        write_dictionary(symbols, os.path.join(scratch, DICT_FILE))
         for name in TOKENIZER_FILES:
             if os.path.isfile(os.path.join(hf_dir, name)):
                 shutil.copyfile(os.path.join(hf_dir, name), os.path.join(scratch, name))
@@ -172,31 +172,24 @@ def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
         source = {"hf_folder": os.path.abspath(hf_dir), "architecture": hf.architecture,
                   "mlm_head": "converted" if hf.has_mlm_head else "fresh", "lowercase": hf.lowercase}
         write_checkpoint(cfg, model.state_dict(), os.path.join(scratch, "model.pt"), out_dir, source)
-        report = compare_hidden_states(hf_dir, model, task.source_dictionary, scratch) if verify else None
+        report = compare_hidden_states(hf, model, task.source_dictionary, scratch) if verify else None
         publish_if_exact(report, hf_dir, scratch, out_dir)
     return hf, report
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="convert_hf_to_fairseq.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq convert-hf-to-fairseq", description=__doc__.splitlines()[0])
     parser.add_argument("hf_dir", help="local HF folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt")
     parser.add_argument("out_dir")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/model.pt")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the hidden-state comparison with transformers")
     args = parser.parse_args(argv)
-    try:
-        hf, report = convert(args.hf_dir, args.out_dir, args.overwrite, not args.no_verify)
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
+    hf, report = convert(args.hf_dir, args.out_dir, args.overwrite, not args.no_verify)
     head = "converted" if hf.has_mlm_head else "freshly initialised (tied to the input embeddings)"
-    print(f"[convert_hf_to_fairseq] {hf.architecture} -> {args.out_dir}/model.pt, dict.txt "
+    print(f"[convert-hf-to-fairseq] {hf.architecture} -> {args.out_dir}/model.pt, dict.txt "
           f"({len(hf.vocab)} symbols); MLM head {head}")
     if report:
-        print(f"[convert_hf_to_fairseq] last-layer hidden states vs transformers on "
+        print(f"[convert-hf-to-fairseq] last-layer hidden states vs transformers on "
               f"{report['sentences']} sentences ({report['tokens']} tokens): max abs diff "
               f"{report['max_abs_diff']:.2e} (limit {TOLERANCE:g})")
-
-
-if __name__ == "__main__":
-    main()

@@ -5,7 +5,7 @@ import os
 import torch
 
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.common.model_folder import WordPieceTokenizer, wordpiece_lowercase
+from ir_fairseq.common.model_folder import load_tokenizer
 
 TOLERANCE = 1e-4  # the largest last-layer difference a conversion may show
 
@@ -42,14 +42,14 @@ def load_hf_model(hf_dir, masked_lm=False):
     return model_class.from_pretrained(hf_dir, local_files_only=True).eval()
 
 
-def compare_hidden_states(hf_dir, fairseq_model, dictionary, tokenizer_dir):
-    hf_model = load_hf_model(hf_dir)
-    tokenizer = WordPieceTokenizer(os.path.join(tokenizer_dir, "vocab.txt"),
-                                   wordpiece_lowercase(tokenizer_dir))
-    with open(os.path.join(hf_dir, "vocab.txt"), encoding="utf-8") as f:
-        hf_vocab = {token.rstrip("\n"): i for i, token in enumerate(f)}
-    hf_unk = hf_vocab.get("[UNK]", 0)
-    cls_id, sep_id = hf_vocab["[CLS]"], hf_vocab["[SEP]"]
+def compare_hidden_states(hf, fairseq_model, dictionary, model_dir):
+    """``hf``: the source HFCheckpoint; ``model_dir``: the converted model folder, whose own
+    tokenizer gives the pieces both sides look up in their vocabularies."""
+    hf_model = load_hf_model(hf.folder)
+    tokenizer = load_tokenizer(model_dir)
+    hf_vocab = {token: i for i, token in enumerate(hf.vocab)}  # a repeated token: its last id, as HF's
+    hf_unk = hf_vocab[hf.special_tokens["unk_token"]]
+    cls_id, sep_id = hf_vocab[hf.special_tokens["cls_token"]], hf_vocab[hf.special_tokens["sep_token"]]
     fairseq_model.eval()
     worst, tokens = 0.0, 0
     with torch.no_grad():

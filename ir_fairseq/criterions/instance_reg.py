@@ -1,5 +1,8 @@
 """``instance_reg``: masked-LM cross-entropy plus the two Instance Regularization penalties.
 
+(Over 300 lines on purpose: the whole training step, its options and its reduction read top to
+bottom in one file; the math it calls is in ``ir_fairseq/ir_math.py``.)
+
     loss = L_DAE + ecp_weight · L_ECP + dpp_weight · L_DPP            (paper Eq. 4)
 
 One training step, top to bottom (``forward``):
@@ -36,7 +39,11 @@ positions, scaled by m / n, so the trainer's division by m gives
 exactly for one batch. Across ``--update-freq`` steps and workers fairseq divides everything
 by the total m, so each batch's mean distance is weighted by its share of masked tokens
 (equal to the global mean when the masking rate is the same, which it is in expectation).
-Logged ``ecp``/``dpp`` are exact means over all non-pad positions of all batches.
+Logged ``ecp``/``dpp`` are exact means over all non-pad positions of all batches (unbiased
+estimates when ``--ir-instance-fraction`` < 1). ``target_entropy`` and ``target_top_mass`` are
+the mean entropy (nats) and largest probability of the hidden distribution of Ĥ the penalties
+compare (after ``--ir-normalize``): near 0 nats, or a top mass near 1, the penalties can no
+longer tell a corrupted sentence from its original.
 """
 import math
 from contextlib import nullcontext
@@ -55,12 +62,16 @@ from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.ir_math import (
     DISTANCES,
     FILL_MODES,
+    NORMALIZATIONS,
+    distribution_diagnostics,
     fill_predictions,
+    hidden_log_probs,
     per_sentence_sum,
     prediction_log_probs,
     restore_original,
     score_function_surrogate,
     sentence_penalties,
+    standardize_stats,
 )
 
 DPP_GRADIENT_PATHS = ("score_function", "forward", "none")
@@ -80,6 +91,13 @@ class InstanceRegConfig(FairseqDataclass):
         default="kl",
         metadata={"help": "distance between per-position hidden-state distributions: "
                   "kl (paper) or mse (paper Table 5)"},
+    )
+    ir_normalize: ChoiceEnum(NORMALIZATIONS) = field(
+        default="none",
+        metadata={"help": "none (paper): softmax of the raw states; standardize: subtract from H, "
+                  "Ĥ and H̃ the per-dimension mean of Ĥ over the batch's non-pad positions and "
+                  "divide by its std (no gradient), so the penalties cannot fall by a shift or "
+                  "scale the LM head absorbs"},
     )
     ir_fill: ChoiceEnum(FILL_MODES) = field(
         default="sample",
@@ -112,6 +130,8 @@ def check_config(cfg: InstanceRegConfig) -> None:
             raise IRUserError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if str(cfg.ir_distance) not in DISTANCES:
         raise IRUserError(f"unknown --ir-distance {cfg.ir_distance!r}; choose from {DISTANCES}")
+    if str(cfg.ir_normalize) not in NORMALIZATIONS:
+        raise IRUserError(f"unknown --ir-normalize {cfg.ir_normalize!r}; choose from {NORMALIZATIONS}")
     if str(cfg.ir_fill) not in FILL_MODES:
         raise IRUserError(f"unknown --ir-fill {cfg.ir_fill!r}; choose from {FILL_MODES}")
     if str(cfg.dpp_grad) not in DPP_GRADIENT_PATHS:
@@ -168,6 +188,7 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.distance = str(cfg.ir_distance)
         self.fill = str(cfg.ir_fill)
         self.dpp_grad = str(cfg.dpp_grad)
+        self.standardize = str(cfg.ir_normalize) == "standardize"
         self.ir_enabled = self.ecp_weight > 0 or self.dpp_weight > 0
         self.tpu = cfg.tpu
         dictionary = task.source_dictionary
@@ -202,20 +223,19 @@ class InstanceRegularizationLoss(FairseqCriterion):
         mlm_correct = (logits.argmax(-1).eq(targets) & targets.ne(self.padding_idx)).sum()
 
         loss = mlm_loss
-        ecp = dpp = positions = torch.zeros((), device=mlm_loss.device)
+        zero = torch.zeros((), device=mlm_loss.device)
+        penalties = {"ecp": zero, "dpp": zero, "ir_positions": zero, "target_entropy": zero,
+                     "target_top_mass": zero}
         if self.ir_enabled:
-            ecp, dpp, positions = self.instance_penalties(
-                model, sample, masked, capture.states, log_probs
-            )
+            penalties = self.instance_penalties(model, sample, masked, capture.states, log_probs)
+            ecp, dpp, positions = penalties["ecp"], penalties["dpp"], penalties["ir_positions"]
             penalty_per_position = (self.ecp_weight * ecp + self.dpp_weight * dpp) / positions.clamp(min=1)
             loss = loss + penalty_per_position * sample_size
 
         logging_output = {
             "loss": loss.data,
             "mlm_loss": mlm_loss.data,
-            "ecp": ecp.data,
-            "dpp": dpp.data,
-            "ir_positions": positions.data,
+            **{key: value.data for key, value in penalties.items()},
             "mlm_correct": mlm_correct.data,
             "ntokens": sample["ntokens"],
             "nsentences": sample["nsentences"],
@@ -233,7 +253,8 @@ class InstanceRegularizationLoss(FairseqCriterion):
         return torch.where(masked.any(), masked, masked.new([True]))
 
     def instance_penalties(self, model, sample, masked, masked_states, masked_log_probs):
-        """Summed ECP and DPP over non-pad positions, and the number of those positions."""
+        """Sums over the non-pad positions of ECP, DPP and the diagnostics of Ĥ's hidden
+        distribution (entropy, top mass), and the number of those positions."""
         src_tokens = sample["net_input"]["src_tokens"]
         original = restore_original(src_tokens, sample["target"], self.padding_idx)  # W
         restored, predicted = fill_predictions(  # P
@@ -266,14 +287,20 @@ class InstanceRegularizationLoss(FairseqCriterion):
         if self.dpp_grad == "forward":
             restored_states = encoder(restored, features_only=True)[0]
 
-        ecp = sentence_penalties(target_states, masked_states, non_pad, self.distance).sum()
-        dpp_per_sentence = sentence_penalties(target_states, restored_states, non_pad, self.distance)
+        # one log-softmax of Ĥ per step, shared by ECP, DPP and the diagnostics
+        standardizer = standardize_stats(target_states, non_pad) if self.standardize else None
+        target_log_probs = hidden_log_probs(target_states, non_pad, standardizer)
+        ecp = sentence_penalties(target_log_probs, masked_states, non_pad, self.distance, standardizer).sum()
+        dpp_per_sentence = sentence_penalties(target_log_probs, restored_states, non_pad, self.distance,
+                                              standardizer)
         dpp = dpp_per_sentence.sum()
         if fill_log_prob is not None:
             dpp = dpp + score_function_surrogate(
                 dpp_per_sentence.detach(), non_pad.sum(dim=-1), fill_log_prob
             )
-        return ecp * scale, dpp * scale, positions
+        entropy, top_mass = distribution_diagnostics(target_log_probs.detach(), non_pad)
+        return {"ecp": ecp * scale, "dpp": dpp * scale, "ir_positions": positions,
+                "target_entropy": entropy * scale, "target_top_mass": top_mass * scale}
 
     @staticmethod
     def reduce_metrics(logging_outputs) -> None:
@@ -291,6 +318,8 @@ class InstanceRegularizationLoss(FairseqCriterion):
         if positions > 0:
             metrics.log_scalar("ecp", total("ecp") / positions, positions, round=4)
             metrics.log_scalar("dpp", total("dpp") / positions, positions, round=4)
+            metrics.log_scalar("target_entropy", total("target_entropy") / positions, positions, round=4)
+            metrics.log_scalar("target_top_mass", total("target_top_mass") / positions, positions, round=4)
 
     @staticmethod
     def logging_outputs_can_be_summed() -> bool:

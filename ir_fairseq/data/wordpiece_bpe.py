@@ -1,7 +1,7 @@
 """``--bpe ir_wordpiece``: BERT's WordPiece tokenizer as a fairseq BPE, for converted checkpoints.
 
 fairseq's own ``--bpe bert`` needs the ``transformers`` package at run time; this one uses only
-HF ``tokenizers`` (through ir_fairseq.tokenization). Its pieces are the dictionary symbols
+HF ``tokenizers`` (through ir_fairseq.common.model_folder). Its pieces are the dictionary symbols
 (``play ##ing``), so ``RobertaHubInterface.encode`` of a converted folder gives the same ids as
 the checkpoint's own tokenizer. The converter stores the vocabulary path as
 ``${task.data}/vocab.txt``: ``from_pretrained`` points ``task.data`` at the model folder, so

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import List, Optional
 
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.files import atomic_output
 
 
 @dataclass
@@ -141,11 +142,5 @@ def write_squad(dataset_dict, path, input_path: Optional[str] = None):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise IRUserError(f"output folder does not exist: {folder}")
-    tmp_path = os.path.join(folder, f".{os.path.basename(path)}.tmp-{os.getpid()}")
-    try:
-        with open(tmp_path, "w", encoding="utf-8") as f:
-            json.dump(dataset_dict, f)  # json's defaults, as the official files were written
-        os.replace(tmp_path, path)
-    finally:
-        if os.path.exists(tmp_path):
-            os.remove(tmp_path)
+    with atomic_output(path) as f:
+        json.dump(dataset_dict, f)  # json's defaults, as the official files were written

@@ -6,7 +6,7 @@ dictionary whose ``<s>``/``</s>`` are ``[CLS]``/``[SEP]`` gives BERT's own layou
 
 - the query is cut to its first ``max_query_length`` tokens (64);
 - the context is tokenised once, with the tokenizer's character offsets into the original
-  context (``ir_fairseq.tokenization``); windows of at most ``max_length - len(query) - 3``
+  context (``ir_fairseq.common.model_folder``); windows of at most ``max_length - len(query) - 3``
   context tokens start every ``doc_stride`` tokens (128) until one reaches the end, so every
   context token lies in at least one window (max length 384, as standard);
 - each context token keeps its character span in the context with surrounding whitespace
@@ -29,11 +29,8 @@ contain the whole answer is kept, with start and end both pointing at position 0
 ``<s>``/``[CLS]`` token). The model learns that ``<s>`` means "not in this window", and
 prediction never picks it because only context tokens are candidates.
 """
-import os
 from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
-
-from fairseq.data import Dictionary
 
 from ir_fairseq.common.errors import IRUserError
 
@@ -184,16 +181,6 @@ class FeatureStats:
     unmappable_answers: int = 0        # answers covering no token (whitespace only): skipped
     multi_window_questions: int = 0
     longest: int = 0
-
-
-def load_dictionary(path):
-    """The model's dictionary as fairseq's masked LM and sentence_prediction tasks see it
-    (``dict.txt`` plus ``<mask>``), so ids match the checkpoint's embeddings."""
-    if not os.path.isfile(path):
-        raise IRUserError(f"dictionary not found: {path}")
-    dictionary = Dictionary.load(path)
-    dictionary.add_symbol("<mask>")
-    return dictionary
 
 
 def build_all_features(examples, tokenizer, dictionary, config: WindowConfig, with_targets: bool = False):

@@ -1,6 +1,6 @@
-"""Answers of a fine-tuned ``squad_span`` checkpoint for a SQuAD v1.1 file (predict_squad.py).
+"""Answers of a fine-tuned ``squad_span`` checkpoint for a SQuAD v1.1 file.
 
-    python scripts/predict_squad.py CHECKPOINT dev-v1.1.json > predictions.json
+    ir-fairseq squad-predict CHECKPOINT dev-v1.1.json > predictions.json
         [--model-dir DIR] [--batch-size 32] [--limit N] [--nbest-file nbest.json]
         [--metrics-file metrics.json] [--cpu]
 
@@ -28,13 +28,14 @@ from typing import Dict, List, Optional
 
 import torch
 
-import ir_fairseq  # noqa: F401  (torch.load allow-list)
-from ir_fairseq.checkpoint_checks import EMBEDDINGS, read_checkpoint
+from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.models.span_head import has_span_head, span_logits
+from ir_fairseq.common.files import atomic_output
+from ir_fairseq.common.model_folder import DICT_FILE, load_model_folder
+from ir_fairseq.models.span_head import DEFAULT_HEAD_NAME, has_span_head, span_logits
 from ir_fairseq.squad.data import read_squad
 from ir_fairseq.squad.features import WindowConfig, build_all_features
-from ir_fairseq.common.model_folder import load_tokenizer
+from ir_fairseq.tasks.squad_span import META_FILE, read_meta
 
 N_BEST = 20
 MAX_ANSWER_LENGTH = 30
@@ -50,18 +51,11 @@ class SpanModel:
     head_name: str
     model_dir: str
     device: torch.device
+    checkpoint: Checkpoint  # as read, for what else needs its weights (the embedding attack)
 
     @property
     def dictionary(self):
         return self.task.source_dictionary
-
-
-def _cfg_get(cfg, *keys):
-    for key in keys:
-        if cfg is None:
-            return None
-        cfg = cfg.get(key) if isinstance(cfg, dict) or hasattr(cfg, "get") else getattr(cfg, key, None)
-    return cfg
 
 
 def load_span_model(checkpoint, model_dir=None, device=None, window_overrides: Optional[dict] = None) -> SpanModel:
@@ -69,57 +63,41 @@ def load_span_model(checkpoint, model_dir=None, device=None, window_overrides: O
 
     Windows are cut as for fine-tuning (the data folder's squad_meta.json) unless
     window_overrides (max_length, doc_stride, max_query_length) says otherwise."""
-    from fairseq import checkpoint_utils, tasks
-
-    import ir_fairseq.tasks.squad_span  # noqa: F401  (registers the task and criterion)
-
-    state = read_checkpoint(checkpoint)
-    if not isinstance(state, dict) or "model" not in state or not state.get("cfg"):
+    ckpt = Checkpoint.read(checkpoint)
+    if not ckpt.state.get("cfg"):
         raise IRUserError(f"{checkpoint} is not a fairseq checkpoint with a configuration")
-    task_name = _cfg_get(state["cfg"], "task", "_name")
-    head_name = _cfg_get(state["cfg"], "task", "span_head_name") or "squad_span_head"
-    if task_name != "squad_span" or not has_span_head(state["model"], head_name):
-        raise IRUserError(f"{checkpoint} is not fine-tuned for SQuAD (task {task_name}, no span head "
+    head_name = ckpt.setting("task", "span_head_name", DEFAULT_HEAD_NAME)
+    if ckpt.task_name != "squad_span" or not has_span_head(ckpt.weights, head_name):
+        raise IRUserError(f"{checkpoint} is not fine-tuned for SQuAD (task {ckpt.task_name}, no span head "
                           f"'{head_name}'): fine-tune it with scripts/finetune_squad.sh")
-    train_dir = _cfg_get(state["cfg"], "task", "data")
+    train_dir = ckpt.setting("task", "data")
     if model_dir is None:
-        if not train_dir or not os.path.isfile(os.path.join(train_dir, "dict.txt")):
+        if not train_dir or not os.path.isfile(os.path.join(train_dir, DICT_FILE)):
             raise IRUserError(f"the fine-tuning data folder recorded in {checkpoint} ({train_dir}) is gone: "
-                              "pass --model-dir (dict.txt and spm.model or vocab.txt)")
+                              f"pass --model-dir ({DICT_FILE} and spm.model or vocab.txt)")
         model_dir = train_dir
-    elif not os.path.isfile(os.path.join(model_dir, "dict.txt")):
-        raise IRUserError(f"model folder {model_dir} has no dict.txt")
-    tokenizer = load_tokenizer(model_dir)
-    state = checkpoint_utils.load_checkpoint_to_cpu(checkpoint, arg_overrides={"data": model_dir})
-    cfg = state["cfg"]
-    task = tasks.setup_task(cfg.task)
-    rows = state["model"][EMBEDDINGS].size(0) if EMBEDDINGS in state["model"] else None
-    if rows is not None and rows != len(task.source_dictionary):
-        raise IRUserError(f"{model_dir}/dict.txt ({len(task.source_dictionary)} symbols with <mask>) does not "
-                          f"match the embeddings of {checkpoint} ({rows} rows): pass the model folder of "
-                          "this checkpoint with --model-dir")
-    model = task.build_model(cfg.model, from_checkpoint=True)
-    model.load_state_dict(state["model"], strict=True, model_cfg=cfg.model)
+    folder = load_model_folder(model_dir)
+    ckpt.check_dictionary(len(folder.dictionary), model_dir,
+                          hint="pass the model folder of this checkpoint with --model-dir")
+    model, task = ckpt.load_model(arg_overrides={"data": model_dir})
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model = model.to(device).eval()
-    window = training_window((model_dir, train_dir), model.max_positions())
+    model = model.to(device)
+    meta = task.meta
+    if not meta and train_dir and os.path.isfile(os.path.join(train_dir, META_FILE)):
+        meta = read_meta(train_dir)
+    window = training_window(meta, model.max_positions())
     window = WindowConfig(**{**window.__dict__, **{k: v for k, v in (window_overrides or {}).items() if v}})
     if model.max_positions() is not None and window.max_length > model.max_positions():
         raise IRUserError(f"--max-length {window.max_length} exceeds the model's --max-positions "
                           f"{model.max_positions()}")
-    return SpanModel(model, task, tokenizer, window.check(), head_name, model_dir, device)
+    return SpanModel(model, task, folder.tokenizer, window.check(), head_name, model_dir, device, ckpt)
 
 
-def training_window(folders, max_positions=None) -> WindowConfig:
-    """The window settings of the fine-tuning data; the standard ones if it is gone."""
-    from ir_fairseq.squad.prepare import META_FILE
-
-    for folder in folders:
-        path = os.path.join(folder or "", META_FILE)
-        if folder and os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                meta = json.load(f)
-            return WindowConfig(meta["max_length"], meta["doc_stride"], meta["max_query_length"])
+def training_window(meta: dict, max_positions=None) -> WindowConfig:
+    """The window settings of the fine-tuning data (its squad_meta.json); the standard ones,
+    shortened to the model's positions, without it."""
+    if meta:
+        return WindowConfig(meta["max_length"], meta["doc_stride"], meta["max_query_length"])
     if max_positions is not None and max_positions < DEFAULT_WINDOW.max_length:
         return WindowConfig(max_positions, min(DEFAULT_WINDOW.doc_stride, max_positions // 4),
                             min(DEFAULT_WINDOW.max_query_length, max_positions // 4))
@@ -193,7 +171,7 @@ def predict(span_model: SpanModel, examples, batch_size=32, n_best=N_BEST, max_a
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python scripts/predict_squad.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq squad-predict", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("squad_file", help="SQuAD v1.1 JSON (answers are not needed, but the file is checked)")
     parser.add_argument("--model-dir", help="dict.txt and spm.model or vocab.txt (default: the fine-tuning data "
@@ -211,33 +189,26 @@ def main(argv=None):
                         "(official EM/F1 over the questions predicted) and write them here (JSON)")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
     args = parser.parse_args(argv)
-    try:
-        if args.batch_size < 1 or args.n_best < 1 or args.max_answer_length < 1:
-            raise IRUserError("--batch-size, --n-best and --max-answer-length must be positive")
-        examples = read_squad(args.squad_file)
-        if args.limit is not None:
-            examples = examples[:args.limit]
-        window = {"max_length": args.max_length, "doc_stride": args.doc_stride,
-                  "max_query_length": args.max_query_length}
-        span_model = load_span_model(args.checkpoint, args.model_dir, "cpu" if args.cpu else None, window)
-        predictions, nbest = predict(span_model, examples, args.batch_size, args.n_best, args.max_answer_length)
-        text = json.dumps(predictions, ensure_ascii=False, indent=1)
-        if args.output:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        else:
-            sys.stdout.write(text + "\n")
-        if args.nbest_file:
-            with open(args.nbest_file, "w", encoding="utf-8") as f:
-                json.dump(nbest, f, ensure_ascii=False, indent=1)
-        if args.metrics_file:
-            from ir_fairseq.squad.evaluate import evaluate
+    if args.batch_size < 1 or args.n_best < 1 or args.max_answer_length < 1:
+        raise IRUserError("--batch-size, --n-best and --max-answer-length must be positive")
+    examples = read_squad(args.squad_file)
+    if args.limit is not None:
+        examples = examples[:args.limit]
+    window = {"max_length": args.max_length, "doc_stride": args.doc_stride,
+              "max_query_length": args.max_query_length}
+    span_model = load_span_model(args.checkpoint, args.model_dir, "cpu" if args.cpu else None, window)
+    predictions, nbest = predict(span_model, examples, args.batch_size, args.n_best, args.max_answer_length)
+    text = json.dumps(predictions, ensure_ascii=False, indent=1) + "\n"
+    if args.output:
+        with atomic_output(args.output) as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+    if args.nbest_file:
+        with atomic_output(args.nbest_file) as f:
+            json.dump(nbest, f, ensure_ascii=False, indent=1)
+    if args.metrics_file:
+        from ir_fairseq.squad.metric import evaluate
 
-            with open(args.metrics_file, "w", encoding="utf-8") as f:
-                json.dump(evaluate(examples, predictions), f, indent=1)
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-
-
-if __name__ == "__main__":
-    main()
+        with atomic_output(args.metrics_file) as f:
+            json.dump(evaluate(examples, predictions), f, indent=1)

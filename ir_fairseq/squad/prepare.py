@@ -1,6 +1,6 @@
 """SQuAD v1.1 JSON -> binarised training data for the ``squad_span`` task (preprocess_squad.sh).
 
-    python -m ir_fairseq.squad.prepare SQUAD_DIR MODEL_DIR OUT_DIR [--limit N] [--max-length 384]
+    ir-fairseq squad-prepare SQUAD_DIR MODEL_DIR OUT_DIR [--limit N] [--max-length 384]
         [--doc-stride 128] [--max-query-length 64] [--train-file NAME] [--dev-file NAME]
 
 SQUAD_DIR holds the official ``train-v1.1.json`` and ``dev-v1.1.json`` (another train or dev
@@ -15,30 +15,19 @@ counts). ``--limit N`` keeps the first N questions of each file (for quick runs)
 import argparse
 import json
 import os
-import shutil
-import sys
 
 import torch
 from fairseq.data import indexed_dataset
 
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.files import atomic_output
+from ir_fairseq.common.model_folder import DICT_FILE, copy_model_folder, load_model_folder
 from ir_fairseq.squad.data import read_squad
-from ir_fairseq.squad.features import WindowConfig, build_all_features, load_dictionary
-from ir_fairseq.common.model_folder import SPM_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, load_tokenizer
+from ir_fairseq.squad.features import WindowConfig, build_all_features
+from ir_fairseq.tasks.squad_span import META_FILE
 
-META_FILE = "squad_meta.json"
 DEFAULT_FILES = {"train": "train-v1.1.json", "valid": "dev-v1.1.json"}
 MAX_UNKNOWN_RATE = 0.5
-
-
-def load_model_folder(model_dir):
-    """Tokenizer and dictionary of a model folder, checked to belong together."""
-    if not os.path.isdir(model_dir):
-        raise IRUserError(f"model folder not found: {model_dir}")
-    dict_path = os.path.join(model_dir, "dict.txt")
-    if not os.path.isfile(dict_path):
-        raise IRUserError(f"model folder {model_dir} has no dict.txt")
-    return load_tokenizer(model_dir), load_dictionary(dict_path)
 
 
 def resolve_file(squad_dir, name):
@@ -60,18 +49,12 @@ def write_split(out_dir, split, features, dictionary, max_length):
     spans.finalize(prefix + ".spans.idx")
 
 
-def copy_model_folder(model_dir, out_dir):
-    for name in ("dict.txt", SPM_FILE, WORDPIECE_FILE, WORDPIECE_CONFIG_FILE):
-        source = os.path.join(model_dir, name)
-        if os.path.isfile(source) and os.path.abspath(source) != os.path.abspath(os.path.join(out_dir, name)):
-            shutil.copyfile(source, os.path.join(out_dir, name))
-
-
 def prepare(squad_dir, model_dir, out_dir, config=WindowConfig(), limit=None, files=None, log=print):
     config.check()
     if not os.path.isdir(squad_dir):
         raise IRUserError(f"SQuAD folder not found: {squad_dir}")
-    tokenizer, dictionary = load_model_folder(model_dir)
+    folder = load_model_folder(model_dir)
+    tokenizer, dictionary = folder.tokenizer, folder.dictionary
     files = {**DEFAULT_FILES, **(files or {})}
     paths = {split: resolve_file(squad_dir, name) for split, name in files.items()}
     os.makedirs(out_dir, exist_ok=True)
@@ -85,12 +68,11 @@ def prepare(squad_dir, model_dir, out_dir, config=WindowConfig(), limit=None, fi
         features, stats = build_all_features(examples, tokenizer, dictionary, config, with_targets=True)
         if not features:
             raise IRUserError(f"{path}: no question could be mapped to tokens")
-        ids = [t for f in features for t in f.tokens[f.context_offset:f.context_offset + len(f.spans)]]
-        unknown = sum(t == dictionary.unk() for t in ids) / max(1, len(ids))
+        unknown = folder.unknown_rate(t for f in features for t in f.tokens[f.context_offset:f.context_offset + len(f.spans)])
         if unknown > MAX_UNKNOWN_RATE:
             raise IRUserError(
-                f"{100 * unknown:.0f}% of the context tokens of {path} are not in {model_dir}/dict.txt: "
-                "dict.txt and the tokenizer of the model folder do not belong together")
+                f"{100 * unknown:.0f}% of the context tokens of {path} are not in {model_dir}/{DICT_FILE}: "
+                f"{DICT_FILE} and the tokenizer of the model folder do not belong together")
         write_split(out_dir, split, features, dictionary, config.max_length)
         meta["splits"][split] = {
             "file": os.path.abspath(path), "questions": stats.questions, "features": stats.features,
@@ -99,18 +81,18 @@ def prepare(squad_dir, model_dir, out_dir, config=WindowConfig(), limit=None, fi
             "skipped_unmappable_answers": stats.unmappable_answers,
             "longest": stats.longest, "unknown_token_rate": round(unknown, 5),
         }
-        log(f"[prepare_squad] {split}: {os.path.basename(path)}: {stats.questions} questions -> "
+        log(f"[squad-prepare] {split}: {os.path.basename(path)}: {stats.questions} questions -> "
             f"{stats.features} windows ({stats.answers_outside_windows} without the answer, target <s>; "
             f"{stats.multi_window_questions} questions in several windows; "
             f"{stats.unmappable_answers} answers skipped), {100 * unknown:.2f}% <unk>")
     copy_model_folder(model_dir, out_dir)
-    with open(os.path.join(out_dir, META_FILE), "w", encoding="utf-8") as f:
+    with atomic_output(os.path.join(out_dir, META_FILE)) as f:
         json.dump(meta, f, indent=1)
     return meta
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ir_fairseq.squad.prepare", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq squad-prepare", description=__doc__.splitlines()[0])
     parser.add_argument("squad_dir")
     parser.add_argument("model_dir", help="dict.txt and spm.model or vocab.txt of the pre-trained model")
     parser.add_argument("out_dir")
@@ -121,15 +103,8 @@ def main(argv=None):
     parser.add_argument("--doc-stride", type=int, default=128)
     parser.add_argument("--max-query-length", type=int, default=64)
     args = parser.parse_args(argv)
-    try:
-        if args.limit is not None and args.limit < 1:
-            raise IRUserError("--limit must be a positive number of questions")
-        prepare(args.squad_dir, args.model_dir, args.out_dir,
-                WindowConfig(args.max_length, args.doc_stride, args.max_query_length), args.limit,
-                {"train": args.train_file, "valid": args.dev_file})
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-
-
-if __name__ == "__main__":
-    main()
+    if args.limit is not None and args.limit < 1:
+        raise IRUserError("--limit must be a positive number of questions")
+    prepare(args.squad_dir, args.model_dir, args.out_dir,
+            WindowConfig(args.max_length, args.doc_stride, args.max_query_length), args.limit,
+            {"train": args.train_file, "valid": args.dev_file})

@@ -1,6 +1,6 @@
 """Robustness of a SQuAD fine-tuned checkpoint to synonym swaps, in the layout of the paper's Table 6.
 
-    python scripts/robustness_squad.py CHECKPOINT dev-v1.1.json [--limit N] [--output results.json]
+    ir-fairseq squad-robustness CHECKPOINT dev-v1.1.json [--limit N] [--output results.json]
 
 The dev questions (the first N with ``--limit``) are answered three times by the same model:
 as they are, after SwapSynWordNet and after SwapSynWordEmbedding (``ir_fairseq.squad.attack``;
@@ -18,9 +18,15 @@ import sys
 import time
 
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.squad.attack import DEFAULT_SWAP_PROB, attack_dataset
+from ir_fairseq.common.files import atomic_output
+from ir_fairseq.common.model_folder import DICT_FILE
+from ir_fairseq.common.tables import markdown_table
+from ir_fairseq.perturb import synonym_source
+from ir_fairseq.perturb.embeddings import checkpoint_space
+from ir_fairseq.perturb.words import DEFAULT_SWAP_PROB
+from ir_fairseq.squad.attack import attack_dataset
 from ir_fairseq.squad.data import examples_from_dict, load_squad_dict
-from ir_fairseq.squad.evaluate import evaluate
+from ir_fairseq.squad.metric import evaluate
 from ir_fairseq.squad.predict import load_span_model, predict
 
 ROWS = (("original", "Original", None), ("wordnet", "SwapSynWordNet", "wordnet"),
@@ -47,17 +53,15 @@ def first_questions(dataset, limit):
     return {**dataset, "data": articles}
 
 
-def markdown_table(results):
+def results_table(results):
     base = results["original"]
-    lines = ["| Attack | EM | F1 | ΔEM | ΔF1 |", "|---|---:|---:|---:|---:|"]
+    rows = []
     for key, label, _ in ROWS:
         row = results[key]
-        if key == "original":
-            lines.append(f"| {label} | {row['exact_match']:.2f} | {row['f1']:.2f} | – | – |")
-        else:
-            lines.append(f"| {label} | {row['exact_match']:.2f} | {row['f1']:.2f} | "
-                         f"{row['exact_match'] - base['exact_match']:+.2f} | {row['f1'] - base['f1']:+.2f} |")
-    return "\n".join(lines)
+        deltas = (("–", "–") if key == "original" else
+                  (f"{row['exact_match'] - base['exact_match']:+.2f}", f"{row['f1'] - base['f1']:+.2f}"))
+        rows.append([label, f"{row['exact_match']:.2f}", f"{row['f1']:.2f}", *deltas])
+    return markdown_table(["Attack", "EM", "F1", "ΔEM", "ΔF1"], rows)
 
 
 def run(checkpoint, squad_file, model_dir=None, limit=None, batch_size=32, swap_prob=DEFAULT_SWAP_PROB,
@@ -69,14 +73,14 @@ def run(checkpoint, squad_file, model_dir=None, limit=None, batch_size=32, swap_
         began = time.time()
         data = dataset
         if attack is not None:
-            extra = ({"checkpoint": checkpoint, "dictionary": os.path.join(span_model.model_dir, "dict.txt")}
-                     if attack == "embedding" else {"wordnet_dir": wordnet_dir})
+            space = (checkpoint_space(span_model.checkpoint, os.path.join(span_model.model_dir, DICT_FILE))
+                     if attack == "embedding" else synonym_source(attack, wordnet_dir=wordnet_dir))
             data, attacks[key] = attack_dataset(dataset, attack, swap_prob=swap_prob, seed=seed,
-                                                source=squad_file, **extra)
+                                                space=space, source=squad_file)
         examples = examples_from_dict(data, squad_file)
         predictions[key], _ = predict(span_model, examples, batch_size)
         results[key] = evaluate(examples, predictions[key], warn=False)
-        log(f"[robustness_squad] {label}: {len(examples)} questions, EM {results[key]['exact_match']:.2f} "
+        log(f"[squad-robustness] {label}: {len(examples)} questions, EM {results[key]['exact_match']:.2f} "
             f"F1 {results[key]['f1']:.2f} ({time.time() - began:.0f} s)")
     for key in ("wordnet", "embedding"):
         results[key]["delta_exact_match"] = results[key]["exact_match"] - results["original"]["exact_match"]
@@ -89,7 +93,7 @@ def run(checkpoint, squad_file, model_dir=None, limit=None, batch_size=32, swap_
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python scripts/robustness_squad.py", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq squad-robustness", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="a checkpoint fine-tuned with scripts/finetune_squad.sh")
     parser.add_argument("squad_file", help="SQuAD v1.1 dev JSON")
     parser.add_argument("--model-dir", help="dict.txt and tokenizer (default: the fine-tuning data folder)")
@@ -104,24 +108,17 @@ def main(argv=None):
     parser.add_argument("--predictions-dir", help="also write predictions_{original,wordnet,embedding}.json here")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
     args = parser.parse_args(argv)
-    try:
-        if args.limit is not None and args.limit < 1:
-            raise IRUserError("--limit must be a positive number of questions")
-        report, predictions = run(args.checkpoint, args.squad_file, args.model_dir, args.limit, args.batch_size,
-                                  args.swap_prob, args.seed, args.wordnet_dir, "cpu" if args.cpu else None)
-        output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "robustness_squad.json")
-        with open(output, "w", encoding="utf-8") as f:
-            json.dump(report, f, indent=1)
-        if args.predictions_dir:
-            os.makedirs(args.predictions_dir, exist_ok=True)
-            for key, values in predictions.items():
-                with open(os.path.join(args.predictions_dir, f"predictions_{key}.json"), "w", encoding="utf-8") as f:
-                    json.dump(values, f, ensure_ascii=False, indent=1)
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-    print(markdown_table(report["results"]))
+    if args.limit is not None and args.limit < 1:
+        raise IRUserError("--limit must be a positive number of questions")
+    report, predictions = run(args.checkpoint, args.squad_file, args.model_dir, args.limit, args.batch_size,
+                              args.swap_prob, args.seed, args.wordnet_dir, "cpu" if args.cpu else None)
+    output = args.output or os.path.join(os.path.dirname(os.path.abspath(args.checkpoint)), "robustness_squad.json")
+    with atomic_output(output) as f:
+        json.dump(report, f, indent=1)
+    if args.predictions_dir:
+        os.makedirs(args.predictions_dir, exist_ok=True)
+        for key, values in predictions.items():
+            with atomic_output(os.path.join(args.predictions_dir, f"predictions_{key}.json")) as f:
+                json.dump(values, f, ensure_ascii=False, indent=1)
+    print(results_table(report["results"]))
     print(f"\n{report['settings']['questions']} questions of {args.squad_file}; results: {output}")
-
-
-if __name__ == "__main__":
-    main()

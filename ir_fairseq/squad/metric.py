@@ -1,6 +1,6 @@
 """The official SQuAD v1.1 metric: exact match and token F1, as percentages.
 
-    python scripts/evaluate_squad.py dev-v1.1.json predictions.json
+    ir-fairseq squad-evaluate dev-v1.1.json predictions.json
     {"exact_match": 81.2, "f1": 88.5}
 
 predictions.json is one JSON object, question id -> predicted answer text. Both the
@@ -90,18 +90,8 @@ def evaluate(examples: List[SquadExample], predictions: Dict[str, str], warn=Tru
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python scripts/evaluate_squad.py", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="ir-fairseq squad-evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("dataset", help="SQuAD v1.1 JSON file with the gold answers (e.g. dev-v1.1.json)")
     parser.add_argument("predictions", help="JSON object: question id -> predicted answer text")
     args = parser.parse_args(argv)
-    try:
-        result = evaluate(read_squad(args.dataset), read_predictions(args.predictions))
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()
+    print(json.dumps(evaluate(read_squad(args.dataset), read_predictions(args.predictions))))

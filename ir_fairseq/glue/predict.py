@@ -1,6 +1,6 @@
 """Dev metrics, dev predictions and GLUE test submission files of a fine-tuned checkpoint.
 
-    python -m ir_fairseq.glue_predict CHECKPOINT TASK TASK_BIN SAVE_DIR
+    ir-fairseq glue-predict CHECKPOINT TASK TASK_BIN SAVE_DIR [--no-submission]
 
 Runs the model once over every dev and test split of TASK_BIN (made by preprocess_glue.sh),
 in file order, and writes to SAVE_DIR:
@@ -15,30 +15,34 @@ the number of workers used for training.
 import argparse
 import json
 import os
-import sys
 
 import torch
-from fairseq import checkpoint_utils
 
-import ir_fairseq  # noqa: F401  (torch.load allow-list)
+from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.glue import compute_metrics, get_task
+from ir_fairseq.common.files import atomic_output
+from ir_fairseq.glue.metrics import compute_metrics
+from ir_fairseq.glue.prepare import read_splits
+from ir_fairseq.glue.tasks import get_task
 
 SUBMISSION_NAMES = {"test_matched": "MNLI-m", "test_mismatched": "MNLI-mm", "diagnostic": "AX"}
-
-
-def read_splits(task_bin):
-    path = os.path.join(task_bin, "splits.tsv")
-    if not os.path.isfile(path):
-        raise IRUserError(f"{task_bin} has no splits.tsv: make it with scripts/preprocess_glue.sh")
-    with open(path, encoding="utf-8") as f:
-        rows = [line.rstrip("\n").split("\t") for line in f][1:]
-    return [(fairseq_split, glue_split) for fairseq_split, glue_split, _, _ in rows]
+HEAD = "sentence_classification_head"  # fairseq's sentence_prediction head name
 
 
 def read_lines(path):
     with open(path, encoding="utf-8") as f:
         return [line.rstrip("\n") for line in f]
+
+
+def load_finetuned(checkpoint, task_bin):
+    ckpt = Checkpoint.read(checkpoint)
+    if ckpt.task_name != "sentence_prediction":
+        raise IRUserError(f"{checkpoint} was trained with task {ckpt.task_name!r}, not sentence_prediction: "
+                          "pass the fine-tuned checkpoint_best.pt of finetune_glue.sh")
+    model, task = ckpt.load_model(arg_overrides={"data": task_bin})
+    if HEAD not in getattr(model, "classification_heads", {}):
+        raise IRUserError(f"{checkpoint} has no {HEAD}")
+    return (model.cuda() if torch.cuda.is_available() else model), task
 
 
 def predict_split(model, task, split, regression, batch_size=32):
@@ -51,7 +55,7 @@ def predict_split(model, task, split, regression, batch_size=32):
     with torch.no_grad():
         for sample in iterator.next_epoch_itr(shuffle=False):
             tokens = sample["net_input"]["src_tokens"].to(device)
-            logits = model(tokens, features_only=True, classification_head_name="sentence_classification_head")[0]
+            logits = model(tokens, features_only=True, classification_head_name=HEAD)[0]
             for row, sample_id in enumerate(sample["id"].tolist()):
                 if regression:
                     predictions[sample_id] = float(logits[row, 0])
@@ -65,18 +69,20 @@ def format_prediction(value, regression):
     return f"{min(max(value, 0.0), 5.0):.3f}" if regression else value
 
 
+def write_tsv(path, header, rows):
+    with atomic_output(path) as f:
+        f.write("\t".join(header) + "\n")
+        f.writelines("\t".join(row) + "\n" for row in rows)
+
+
 def run(checkpoint, task_name, task_bin, save_dir, submission=True):
     glue_task = get_task(task_name)
-    if not os.path.isfile(checkpoint):
-        raise IRUserError(f"checkpoint not found: {checkpoint}")
-    models, _, task = checkpoint_utils.load_model_ensemble_and_task([checkpoint], arg_overrides={"data": task_bin})
-    model = models[0].eval()
-    if torch.cuda.is_available():
-        model = model.cuda()
+    splits = read_splits(task_bin)
+    model, task = load_finetuned(checkpoint, task_bin)
     regression = glue_task.is_regression
     os.makedirs(os.path.join(save_dir, "submission"), exist_ok=True)
     metrics, dev_rows = {}, []
-    for fairseq_split, glue_split in read_splits(task_bin):
+    for fairseq_split, glue_split, _, _ in splits:
         if fairseq_split == "train" or (not submission and not fairseq_split.startswith("valid")):
             continue
         raw = os.path.join(task_bin, "raw", fairseq_split)
@@ -93,20 +99,18 @@ def run(checkpoint, task_name, task_bin, save_dir, submission=True):
             dev_rows += [(i, w, l, glue_split) for i, w, l in zip(indices, written, labels)]
         else:
             name = SUBMISSION_NAMES.get(glue_split, task_name)
-            with open(os.path.join(save_dir, "submission", f"{name}.tsv"), "w", encoding="utf-8") as f:
-                f.write("index\tprediction\n")
-                f.writelines(f"{i}\t{format_prediction(p, regression)}\n" for i, p in zip(indices, predictions))
+            write_tsv(os.path.join(save_dir, "submission", f"{name}.tsv"), ("index", "prediction"),
+                      [(i, format_prediction(p, regression)) for i, p in zip(indices, predictions)])
     result = metrics[glue_task.dev_splits[0]] if len(metrics) == 1 else metrics
-    with open(os.path.join(save_dir, "dev_metrics.json"), "w", encoding="utf-8") as f:
+    write_tsv(os.path.join(save_dir, "dev_predictions.tsv"), ("index", "prediction", "label", "split"), dev_rows)
+    # last: the sweep and the reproduction take dev_metrics.json as "this run is done"
+    with atomic_output(os.path.join(save_dir, "dev_metrics.json")) as f:
         json.dump(result, f, indent=1, sort_keys=True)
-    with open(os.path.join(save_dir, "dev_predictions.tsv"), "w", encoding="utf-8") as f:
-        f.write("index\tprediction\tlabel\tsplit\n")
-        f.writelines("\t".join(row) + "\n" for row in dev_rows)
     return result
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m ir_fairseq.glue_predict", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="ir-fairseq glue-predict", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("task")
     parser.add_argument("task_bin")
@@ -114,12 +118,5 @@ def main(argv=None):
     parser.add_argument("--no-submission", action="store_true",
                         help="dev metrics and predictions only; skip the unlabelled test sets")
     args = parser.parse_args(argv)
-    try:
-        print(json.dumps(run(args.checkpoint, args.task, args.task_bin, args.save_dir,
-                             submission=not args.no_submission)))
-    except IRUserError as e:
-        sys.exit(f"ir_fairseq: error: {e}")
-
-
-if __name__ == "__main__":
-    main()
+    print(json.dumps(run(args.checkpoint, args.task, args.task_bin, args.save_dir,
+                         submission=not args.no_submission)))

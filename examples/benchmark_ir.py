@@ -15,8 +15,8 @@ allocated bytes during an update above the resting allocation; on CPU, the peak 
 memory of one update, above its resting size (VmHWM after resetting it through /proc/self/clear_refs,
 each variant in a fresh process), so the ratio compares what the step itself adds.
 
-    python scripts/benchmark_ir.py                       # sized for a 2-core CPU
-    python scripts/benchmark_ir.py --device cuda --dtype bf16 --layers 12 --width 768 \
+    python examples/benchmark_ir.py                       # sized for a 2-core CPU
+    python examples/benchmark_ir.py --device cuda --dtype bf16 --layers 12 --width 768 \
         --tokens 512 --batch 32 --vocab 50000            # a GPU at roberta_base size
 """
 import argparse
@@ -27,17 +27,17 @@ import time
 
 import numpy as np
 import torch
+from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss
+from fairseq.data import Dictionary, ListDataset, MaskTokensDataset, data_utils
+from fairseq.models.roberta import RobertaModel
+from fairseq.models.roberta.model import base_architecture
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from ir_fairseq.common.tables import markdown_table
+from ir_fairseq.criterions.instance_reg import InstanceRegConfig, InstanceRegularizationLoss
+from ir_fairseq.tasks.masked_lm_ir import MaskedLMIRConfig, MaskedLMIRTask
 
-from fairseq.criterions.masked_lm import MaskedLmConfig, MaskedLmLoss  # noqa: E402
-from fairseq.data import Dictionary, ListDataset, MaskTokensDataset, data_utils  # noqa: E402
-from fairseq.models.roberta import RobertaModel  # noqa: E402
-from fairseq.models.roberta.model import base_architecture  # noqa: E402
-
-import ir_fairseq  # noqa: E402,F401
-from ir_fairseq.criterions.instance_reg import InstanceRegConfig, InstanceRegularizationLoss  # noqa: E402
-from ir_fairseq.tasks.masked_lm_ir import MaskedLMIRConfig, MaskedLMIRTask  # noqa: E402
+HEADER = ["variant", "s/update (median)", "time ratio to (a) [min-max]", "tokens/s", "peak step MB",
+          "memory ratio"]
 
 
 def build_task(vocab_size):
@@ -257,10 +257,7 @@ def main(argv=None):
     base_median = statistics.median(base_times)
     base_memory = memory.get(variants[0][0])
     tokens_per_update = args.batch * args.tokens
-    print()
-    print("| variant | s/update (median) | time ratio to (a) [min-max] | tokens/s | peak step MB | memory ratio |")
-    print("|---|---:|---:|---:|---:|---:|")
-    ratios = {}
+    ratios, rows = {}, []
     for name, _ in variants:
         median = statistics.median(times[name])
         per_round = [t / b for t, b in zip(times[name], base_times)]
@@ -268,8 +265,10 @@ def main(argv=None):
         mem = memory.get(name)
         mem_text = f"{mem:.0f}" if mem is not None else "-"
         mem_ratio = f"{mem / base_memory:.2f}" if mem is not None and base_memory else "-"
-        print(f"| {name} | {median:.4f} | {ratios[name]:.2f} [{min(per_round):.2f}-{max(per_round):.2f}] "
-              f"| {tokens_per_update / median:.0f} | {mem_text} | {mem_ratio} |")
+        rows.append([name, f"{median:.4f}", f"{ratios[name]:.2f} [{min(per_round):.2f}-{max(per_round):.2f}]",
+                     f"{tokens_per_update / median:.0f}", mem_text, mem_ratio])
+    print()
+    print(markdown_table(HEADER, rows))
     bound = ratios["(e) bound: (a)+2 no-grad fwd"]
     print()
     print(f"targets: (b) time <= 1.02: {ratios['(b) ir_weights_0']:.2f}; "
