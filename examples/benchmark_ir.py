@@ -7,6 +7,7 @@ Same model, same batches, same process; the variants are interleaved, after warm
   (d) cheap modes     instance_reg --ir-instance-fraction F (penalties on a random F of the
                       sentences, reweighted: unbiased), for each F of --fractions
   (f) ir_dpp_forward  instance_reg --dpp-grad forward (the exact, expensive DPP path)
+  (g) ir_standardize  instance_reg --ir-normalize standardize (the invariant penalties)
   (e) bound           (a) plus two no-grad forwards of the batch: what any exact IR costs
 
 An update is criterion forward + backward + Adam step. Time: median over --repeats rounds of
@@ -225,6 +226,7 @@ def main(argv=None):
     for fraction in [float(f) for f in args.fractions.split(",") if f]:
         variants.append((f"(d) ir_fraction_{fraction:g}", ir_criterion(task, ir_instance_fraction=fraction)))
     variants.append(("(f) ir_dpp_forward", ir_criterion(task, dpp_grad="forward")))
+    variants.append(("(g) ir_standardize", ir_criterion(task, ir_normalize="standardize")))
     variants.append(("(e) bound: (a)+2 no-grad fwd", TwoNoGradForwards(baseline)))
     for _, criterion in variants:
         if isinstance(criterion, torch.nn.Module):

@@ -81,13 +81,31 @@ def prediction_log_probs(masked_log_probs, predicted, forbidden_ids):
     return chosen - torch.log((1.0 - forbidden_mass).clamp(min=1e-6))
 
 
-def per_sentence_sum(masked: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
-    """Sum, per sentence, of values given at the masked positions in row-major order: (B,).
+def restore_sentence_markers(restored: torch.Tensor, original: torch.Tensor, masked: torch.Tensor,
+                             marker_ids: torch.Tensor):
+    """P with the original ``<s>``/``</s>`` written back where fairseq's masking hit them, and
+    those positions: (B, T), (B, T) bool.
+
+    fairseq's masking may pick the sentence markers, but the fill never writes a special
+    symbol, so without this P would differ from W there whatever the model predicts and DPP
+    would have a floor. Written back, they are not predictions: DPP neither rewards nor
+    punishes the model for them (``per_sentence_sum``'s ``drop``).
+    """
+    markers = masked & torch.isin(original, marker_ids)
+    return torch.where(markers, original, restored), markers
+
+
+def per_sentence_sum(masked: torch.Tensor, values: torch.Tensor, drop: torch.Tensor = None) -> torch.Tensor:
+    """Sum, per sentence, of values given at the masked positions in row-major order: (B,);
+    positions where ``drop`` (B, T) is True do not count.
 
     Uses ``masked_scatter`` rather than ``nonzero``, so it needs no device-to-host sync.
     """
     placed = torch.zeros(masked.shape, dtype=values.dtype, device=values.device)
-    return placed.masked_scatter(masked, values.reshape(-1)).sum(dim=-1)
+    placed = placed.masked_scatter(masked, values.reshape(-1))
+    if drop is not None:
+        placed = placed.masked_fill(drop, 0.0)
+    return placed.sum(dim=-1)
 
 
 def score_function_surrogate(

@@ -11,7 +11,8 @@
 #   MODEL_DIR    folder with model.pt to continue from (ir-fairseq convert-hf-to-fairseq); its
 #                architecture is used. Unset: train ARCH from scratch.
 #   SAVE_DIR     checkpoints; re-running the same command resumes from SAVE_DIR/checkpoint_last.pt
-#   IR=1|0       instance_reg criterion (ECP_WEIGHT, DPP_WEIGHT, IR_FRACTION) or fairseq's masked_lm
+#   IR=1|0       instance_reg criterion (ECP_WEIGHT, DPP_WEIGHT, IR_FRACTION, IR_NORMALIZE) or
+#                fairseq's masked_lm; checkpoint_best is chosen by the MLM loss either way
 #   GPUS         processes per node (8); NODES, NODE_RANK, MASTER_ADDR, MASTER_PORT for several
 #                nodes (torchrun on every node with the same values but NODE_RANK)
 #   MAX_UPDATE LR WARMUP TOKENS BATCH (sequences per GPU) TOTAL_BATCH (sequences per update:
@@ -32,6 +33,7 @@ if [ "$CUDA_DEVICES" -gt 0 ]; then ON_GPU=1; else ON_GPU=0; fi
 MODEL_DIR="${MODEL_DIR:-}"; ARCH="${ARCH:-roberta_base}"
 IR="${IR:-1}"; SAVE_DIR="${SAVE_DIR:-checkpoints/pretrain_$([ "$IR" = 0 ] && echo mlm || echo ir)}"
 ECP_WEIGHT="${ECP_WEIGHT:-1.0}"; DPP_WEIGHT="${DPP_WEIGHT:-1.0}"; IR_FRACTION="${IR_FRACTION:-1.0}"
+IR_NORMALIZE="${IR_NORMALIZE:-none}"
 GPUS="${GPUS:-$([ $ON_GPU = 1 ] && echo 8 || echo 1)}"
 NODES="${NODES:-1}"; NODE_RANK="${NODE_RANK:-0}"; MASTER_ADDR="${MASTER_ADDR:-127.0.0.1}"; MASTER_PORT="${MASTER_PORT:-29500}"
 MAX_UPDATE="${MAX_UPDATE:-100000}"; LR="${LR:-3e-5}"; WARMUP="${WARMUP:-$((MAX_UPDATE / 10))}"
@@ -41,7 +43,7 @@ BREAK_MODE="${BREAK_MODE:-none}"; SEED="${SEED:-1}"; LOG_INTERVAL="${LOG_INTERVA
 WORLD=$((GPUS * NODES))
 UPDATE_FREQ="${UPDATE_FREQ:-$(( (TOTAL_BATCH + BATCH * WORLD - 1) / (BATCH * WORLD) ))}"
 echo "[pretrain_ir] DATA=$DATA MODEL_DIR=${MODEL_DIR:-(from scratch: ARCH=$ARCH)} SAVE_DIR=$SAVE_DIR IR=$IR" \
-  "ECP_WEIGHT=$ECP_WEIGHT DPP_WEIGHT=$DPP_WEIGHT IR_FRACTION=$IR_FRACTION GPUS=$GPUS NODES=$NODES" \
+  "ECP_WEIGHT=$ECP_WEIGHT DPP_WEIGHT=$DPP_WEIGHT IR_FRACTION=$IR_FRACTION IR_NORMALIZE=$IR_NORMALIZE GPUS=$GPUS NODES=$NODES" \
   "NODE_RANK=$NODE_RANK MASTER_ADDR=$MASTER_ADDR MASTER_PORT=$MASTER_PORT MAX_UPDATE=$MAX_UPDATE LR=$LR" \
   "WARMUP=$WARMUP TOKENS=$TOKENS BATCH=$BATCH TOTAL_BATCH=$TOTAL_BATCH UPDATE_FREQ=$UPDATE_FREQ" \
   "PRECISION=$PRECISION BREAK_MODE=$BREAK_MODE SEED=$SEED device=$([ $ON_GPU = 1 ] && echo "cuda x$CUDA_DEVICES" || echo cpu)"
@@ -59,8 +61,10 @@ else
   MODEL=(--arch "$ARCH")
 fi
 if [ "$IR" = 1 ]; then
+  # by `loss` (MLM + penalties) the best checkpoint would favour one whose penalties collapsed
   CRITERION=(--criterion instance_reg --ecp-weight "$ECP_WEIGHT" --dpp-weight "$DPP_WEIGHT"
-             --ir-instance-fraction "$IR_FRACTION")
+             --ir-instance-fraction "$IR_FRACTION" --ir-normalize "$IR_NORMALIZE"
+             --best-checkpoint-metric mlm_loss)
 elif [ "$IR" = 0 ]; then
   CRITERION=(--criterion masked_lm)
 else

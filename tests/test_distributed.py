@@ -37,7 +37,7 @@ def test_two_gloo_workers_train_and_log_ir_metrics(corpus, tmp_path):
     valid = json_log_records(log, "valid")
     assert [int(r["num_updates"]) for r in train] == [1, 2, 3, 4]
     for record in (train[-1], valid[-1]):
-        assert {"loss", "mlm_loss", "ecp", "dpp", "mlm_acc"} <= set(record)
+        assert {"loss", "mlm_loss", "ecp", "dpp", "mlm_acc", "target_entropy", "target_top_mass"} <= set(record)
     # both workers see 2 x 8 sentences per update: the logged batch is the global one
     assert float(train[-1]["bsz"]) == 16
     state = torch.load(tmp_path / "ck" / "checkpoint_last.pt", map_location="cpu")

@@ -163,3 +163,88 @@ def test_batch_without_masked_tokens(corpus):
     loss, sample_size, log = crit(model, sample)
     assert sample_size == 0 and math.isfinite(loss.item())
     assert log["mlm_loss"] == 0 and math.isfinite(log["ecp"].item())
+
+
+def absorb_layernorm_shift_and_scale(model, seed=0):
+    """A per-dimension shift and positive scale of the final LayerNorm, compensated exactly in
+    lm_head.dense: the MLM loss cannot see it, the paper's penalties can."""
+    generator = torch.Generator().manual_seed(seed)
+    layer_norm = model.encoder.sentence_encoder.layers[-1].final_layer_norm
+    dense = model.encoder.lm_head.dense
+    width = layer_norm.weight.numel()
+    scale = torch.rand(width, generator=generator) * 3 + 0.25
+    shift = torch.randn(width, generator=generator) * 2
+    with torch.no_grad():
+        layer_norm.weight.mul_(scale)
+        layer_norm.bias.mul_(scale).add_(shift)
+        dense.weight.div_(scale)  # column d sees s_d·x_d + c_d: divide by s_d ...
+        dense.bias.sub_(dense.weight @ shift)  # ... and subtract what the shift adds
+
+
+@pytest.mark.parametrize("fill", ["argmax", "sample"])
+def test_standardize_is_invariant_to_what_the_lm_head_absorbs(corpus, fill):
+    grad = ("--dpp-grad", "none") if fill == "argmax" else ()
+    measured = {}
+    for normalize in ("none", "standardize"):
+        task, model, crit = build(corpus["bin"], "--ir-normalize", normalize, "--ir-fill", fill, *grad)
+        sample = first_batch(task, batch_size=8)
+        model.eval()  # the same forward twice: no dropout
+        for transformed in (False, True):
+            if transformed:
+                absorb_layernorm_shift_and_scale(model)
+            torch.manual_seed(5)  # the same sampled fill
+            with torch.no_grad():
+                logits = model(**sample["net_input"], masked_tokens=sample["target"].ne(1))[0]
+                _, _, log = crit(model, sample)
+            measured[normalize, transformed] = logits, log
+    for normalize in ("none", "standardize"):
+        assert torch.allclose(measured[normalize, True][0], measured[normalize, False][0], atol=1e-5)
+    for key in ("ecp", "dpp"):
+        plain = [float(measured["none", t][1][key]) for t in (False, True)]
+        standardized = [float(measured["standardize", t][1][key]) for t in (False, True)]
+        assert abs(plain[1] - plain[0]) > 0.05 * plain[0]  # the paper's penalty moves
+        assert standardized[1] == pytest.approx(standardized[0], rel=1e-4)
+
+
+def test_logged_diagnostics_are_those_of_the_target_distribution(corpus):
+    task, model, crit = build(corpus["bin"])
+    sample = first_batch(task)
+    model.eval()
+    with torch.no_grad():
+        _, _, log = crit(model, sample)
+        original = torch.where(sample["target"].ne(1), sample["target"], sample["net_input"]["src_tokens"])
+        states = model(original, features_only=True)[0]
+    non_pad = original.ne(1)
+    probs = torch.softmax(states.double(), dim=-1)[non_pad]
+    entropy = -(probs * probs.log()).sum(-1).sum().item()
+    assert float(log["target_entropy"]) == pytest.approx(entropy, rel=1e-4)
+    assert float(log["target_top_mass"]) == pytest.approx(probs.max(-1).values.sum().item(), rel=1e-4)
+    assert float(log["ir_positions"]) == non_pad.sum().item()
+
+
+def test_ecp_target_restored_compares_with_the_prediction_filled_sentence(corpus):
+    ecp = {}
+    for target in ("original", "restored"):
+        task, model, crit = build(corpus["bin"], "--ecp-target", target, "--ir-fill", "argmax", "--dpp-grad", "none")
+        sample = first_batch(task)
+        model.eval()
+        with torch.no_grad():
+            _, _, log = crit(model, sample)
+        ecp[target] = float(log["ecp"])
+        dpp = float(log["dpp"])
+    assert ecp["original"] != pytest.approx(ecp["restored"])
+    assert dpp > 0
+
+
+def test_masked_sentence_markers_are_written_back_into_p(corpus):
+    from ir_fairseq.ir_math import restore_sentence_markers
+
+    task, _, _ = build(corpus["bin"])
+    d = task.source_dictionary
+    original = torch.tensor([[d.bos(), 10, 11, d.eos(), d.pad()]])
+    masked = torch.tensor([[True, True, False, True, False]])
+    filled = torch.tensor([[12, 13, 11, 14, d.pad()]])  # what the fill wrote: never a special
+    restored, markers = restore_sentence_markers(filled, original, masked,
+                                                 torch.tensor([d.bos(), d.eos()]))
+    assert restored.tolist() == [[d.bos(), 13, 11, d.eos(), d.pad()]]
+    assert markers.tolist() == [[True, False, False, True, False]]

@@ -151,6 +151,8 @@ def test_prediction_log_probs_are_renormalised_without_forbidden_symbols():
 def test_per_sentence_sum_places_masked_values_by_row():
     masked = torch.tensor([[False, True, True], [True, False, False]])
     assert per_sentence_sum(masked, torch.tensor([1.0, 2.0, 4.0])).tolist() == [3.0, 4.0]
+    drop = torch.tensor([[False, False, True], [False, False, False]])
+    assert per_sentence_sum(masked, torch.tensor([1.0, 2.0, 4.0]), drop=drop).tolist() == [1.0, 4.0]
 
 
 def test_score_function_surrogate_is_zero_valued_and_unbiased():

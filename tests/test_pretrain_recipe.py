@@ -95,6 +95,9 @@ def test_one_worker_continues_from_the_converted_checkpoint(continued):
     assert 0 < moved < 1e-3
     for name in ("checkpoint_last.pt", "dict.txt", "vocab.txt"):
         assert (save / name).is_file()
+    # checkpoint_best is chosen by the MLM loss: by the whole loss it would favour collapsed penalties
+    saved = torch.load(save / "checkpoint_last.pt", weights_only=False)["cfg"]["checkpoint"]
+    assert saved["best_checkpoint_metric"] == "mlm_loss"
 
 
 def test_two_gloo_workers_resume_and_export_to_transformers(continued, tmp_path):

@@ -11,7 +11,7 @@ import torch
 from builders import build, first_batch
 from conftest import ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train, free_port, json_log_records
 
-COMPARED = ("loss", "mlm_loss", "ecp", "dpp", "lr")
+COMPARED = ("loss", "mlm_loss", "ecp", "dpp", "target_entropy", "lr")
 
 
 def train_command(data_dir, save_dir, *extra):
@@ -93,7 +93,7 @@ def test_300_memory_efficient_fp16_updates_stay_finite(corpus, tmp_path):
     records = json_log_records(proc.stderr + proc.stdout, "train_inner")
     assert records and int(records[-1]["num_updates"]) == 300
     for record in records:
-        for key in ("loss", "mlm_loss", "ecp", "dpp"):
+        for key in ("loss", "mlm_loss", "ecp", "dpp", "target_entropy", "target_top_mass"):
             assert math.isfinite(float(record[key])), record
 
 

@@ -8,7 +8,7 @@ import torch
 
 from conftest import ROOT, fairseq_train, json_log_records
 
-IR_KEYS = {"loss", "mlm_loss", "ecp", "dpp", "mlm_acc"}
+IR_KEYS = {"loss", "mlm_loss", "ecp", "dpp", "mlm_acc", "target_entropy", "target_top_mass"}
 
 
 def test_train_save_reload_resume(corpus, tmp_path):

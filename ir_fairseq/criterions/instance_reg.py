@@ -69,12 +69,14 @@ from ir_fairseq.ir_math import (
     per_sentence_sum,
     prediction_log_probs,
     restore_original,
+    restore_sentence_markers,
     score_function_surrogate,
     sentence_penalties,
     standardize_stats,
 )
 
 DPP_GRADIENT_PATHS = ("score_function", "forward", "none")
+ECP_TARGETS = ("original", "restored")
 
 
 @dataclass
@@ -91,6 +93,11 @@ class InstanceRegConfig(FairseqDataclass):
         default="kl",
         metadata={"help": "distance between per-position hidden-state distributions: "
                   "kl (paper) or mse (paper Table 5)"},
+    )
+    ecp_target: ChoiceEnum(ECP_TARGETS) = field(
+        default="original",
+        metadata={"help": "what ECP compares H with: original (paper Eq. 2: Ĥ, the states of W) "
+                  "or restored (the authors' released script: H̃, the states of P)"},
     )
     ir_normalize: ChoiceEnum(NORMALIZATIONS) = field(
         default="none",
@@ -130,6 +137,8 @@ def check_config(cfg: InstanceRegConfig) -> None:
             raise IRUserError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
     if str(cfg.ir_distance) not in DISTANCES:
         raise IRUserError(f"unknown --ir-distance {cfg.ir_distance!r}; choose from {DISTANCES}")
+    if str(cfg.ecp_target) not in ECP_TARGETS:
+        raise IRUserError(f"unknown --ecp-target {cfg.ecp_target!r}; choose from {ECP_TARGETS}")
     if str(cfg.ir_normalize) not in NORMALIZATIONS:
         raise IRUserError(f"unknown --ir-normalize {cfg.ir_normalize!r}; choose from {NORMALIZATIONS}")
     if str(cfg.ir_fill) not in FILL_MODES:
@@ -189,6 +198,7 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.fill = str(cfg.ir_fill)
         self.dpp_grad = str(cfg.dpp_grad)
         self.standardize = str(cfg.ir_normalize) == "standardize"
+        self.ecp_against_restored = str(cfg.ecp_target) == "restored"
         self.ir_enabled = self.ecp_weight > 0 or self.dpp_weight > 0
         self.tpu = cfg.tpu
         dictionary = task.source_dictionary
@@ -196,6 +206,8 @@ class InstanceRegularizationLoss(FairseqCriterion):
         forbidden += [index for index, symbol in enumerate(dictionary.symbols)
                       if symbol == "<mask>" or symbol.startswith("madeupword")]
         self.register_buffer("fill_forbidden_ids", torch.tensor(forbidden), persistent=False)
+        markers = torch.tensor([dictionary.bos(), dictionary.eos()])
+        self.register_buffer("sentence_marker_ids", markers, persistent=False)
 
     def forward(self, model, sample, reduce=True):
         masked = sample["target"].ne(self.padding_idx)  # D
@@ -260,12 +272,13 @@ class InstanceRegularizationLoss(FairseqCriterion):
         restored, predicted = fill_predictions(  # P
             src_tokens, masked, masked_log_probs, self.fill_forbidden_ids, self.fill
         )
+        restored, markers = restore_sentence_markers(restored, original, masked, self.sentence_marker_ids)
         non_pad = src_tokens.ne(self.padding_idx)
         positions = non_pad.sum()
         fill_log_prob = None
         if self.dpp_grad == "score_function" and torch.is_grad_enabled():
             log_probs = prediction_log_probs(masked_log_probs, predicted, self.fill_forbidden_ids)
-            fill_log_prob = per_sentence_sum(masked, log_probs)
+            fill_log_prob = per_sentence_sum(masked, log_probs, drop=markers)
 
         scale = 1.0
         if self.cfg.ir_instance_fraction < 1.0:
@@ -290,7 +303,10 @@ class InstanceRegularizationLoss(FairseqCriterion):
         # one log-softmax of Ĥ per step, shared by ECP, DPP and the diagnostics
         standardizer = standardize_stats(target_states, non_pad) if self.standardize else None
         target_log_probs = hidden_log_probs(target_states, non_pad, standardizer)
-        ecp = sentence_penalties(target_log_probs, masked_states, non_pad, self.distance, standardizer).sum()
+        ecp_target = target_log_probs
+        if self.ecp_against_restored:  # the released script's first term: H against H̃
+            ecp_target = hidden_log_probs(restored_states.detach(), non_pad, standardizer)
+        ecp = sentence_penalties(ecp_target, masked_states, non_pad, self.distance, standardizer).sum()
         dpp_per_sentence = sentence_penalties(target_log_probs, restored_states, non_pad, self.distance,
                                               standardizer)
         dpp = dpp_per_sentence.sum()
