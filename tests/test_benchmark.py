@@ -19,7 +19,7 @@ def test_benchmark_runs_and_prints_ratios():
     rows = [line for line in proc.stdout.splitlines() if line.startswith("| (")]
     names = [row.split("|")[1].strip() for row in rows]
     assert names == ["(a) masked_lm", "(b) ir_weights_0", "(c) ir_default", "(d) ir_fraction_0.5",
-                     "(f) ir_dpp_forward", "(e) bound: (a)+2 no-grad fwd"]
+                     "(f) ir_dpp_forward", "(g) ir_standardize", "(e) bound: (a)+2 no-grad fwd"]
     assert rows[0].split("|")[3].strip().startswith("1.00")
     for row in rows:
         assert re.search(r"\| \d+\.\d\d \[\d+\.\d\d-\d+\.\d\d\] \|", row), row
