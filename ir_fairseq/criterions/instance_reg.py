@@ -11,11 +11,14 @@ One training step, top to bottom (``forward``):
    gradient-carrying forward of the wrapped model, so DDP's one-forward-per-backward rule
    holds.
 2. W and P are built on the device: W from the sample (``restore_original``), P by writing the
-   predictions (argmax, or a sample) at D (``fill_predictions``).
+   predictions (argmax, or a sample) at D (``fill_predictions``); ``<s>``/``</s>`` that the
+   masking hit are written back (``restore_sentence_markers``).
 3. Ĥ = states(W) and H̃ = states(P) from the unwrapped model in ``torch.inference_mode`` (they
    never touch DDP's reducer), without the LM head, and by default without dropout
    (``--ir-target-dropout``).
-4. ECP = D(H, Ĥ): its gradient reaches the model through H. Ĥ is a target: no gradient.
+4. One log-softmax of Ĥ over the hidden dimension (after ``--ir-normalize``) serves ECP, DPP
+   and the diagnostics. ECP = D(H, Ĥ) (``--ecp-target restored``: D(H, H̃), the released
+   script's): its gradient reaches the model through H. Ĥ is a target: no gradient.
    DPP = D(H̃, Ĥ), whose gradient path is ``--dpp-grad``:
      score_function (default): DPP depends on the predictions only through the discrete
        tokens written into P, so its gradient to the predictor is estimated with the score
