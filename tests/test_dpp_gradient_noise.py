@@ -1,0 +1,23 @@
+"""examples/dpp_gradient_noise.py on a tiny trained checkpoint: it measures and prints its table
+(the numbers themselves are README's, from a real run)."""
+import os
+import re
+import subprocess
+import sys
+
+from conftest import ROOT, fairseq_train
+
+
+def test_gradient_noise_measurement_runs(corpus, tmp_path):
+    fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "2", "--disable-validation")
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", "dpp_gradient_noise.py"),
+         str(tmp_path / "ck" / "checkpoint_last.pt"), corpus["bin"], "--batches", "2", "--draws", "3",
+         "--batch-size", "4"],
+        capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line for line in proc.stdout.splitlines() if re.match(r"\| \d+ \|", line)]
+    assert len(rows) == 2
+    for row in rows:
+        mlm, one_draw = (float(x) for x in row.split("|")[2:4])
+        assert mlm > 0 and one_draw > 0  # DPP's score-function term does change the gradient
