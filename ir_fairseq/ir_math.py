@@ -179,18 +179,6 @@ def distance_between(target_log_probs: torch.Tensor, log_probs: torch.Tensor, di
     raise ValueError(f"unknown distance {distance!r}; expected one of {DISTANCES}")
 
 
-def per_position_distance(
-    target_states: torch.Tensor, states: torch.Tensor, distance: str = "kl"
-) -> torch.Tensor:
-    """D(states, target_states) at every position: (B, T, C) × (B, T, C) → (B, T), float32.
-
-    The softmax is over the hidden dimension C. ``target_states`` (Ĥ) is treated as a
-    constant by the callers (it comes from a no-grad pass).
-    """
-    every = torch.ones(states.shape[:-1], dtype=torch.bool, device=states.device)
-    return distance_between(hidden_log_probs(target_states, every), hidden_log_probs(states, every), distance)
-
-
 def sentence_penalties(
     target_log_probs: torch.Tensor,
     states: torch.Tensor,

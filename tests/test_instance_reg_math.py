@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 
 from ir_fairseq.ir_math import (
+    distance_between,
     distribution_diagnostics,
     fill_predictions,
     hidden_log_probs,
-    per_position_distance,
     per_sentence_sum,
     prediction_log_probs,
     restore_original,
@@ -19,6 +19,12 @@ from ir_fairseq.ir_math import (
 )
 
 PAD = 1
+
+
+def per_position_distance(target_states, states, kind="kl"):
+    """D(states, target_states) at every position, through the functions the criterion uses."""
+    every = torch.ones(states.shape[:-1], dtype=torch.bool)
+    return distance_between(hidden_log_probs(target_states, every), hidden_log_probs(states, every), kind)
 
 
 def reference_distance(target_row, row, kind):

@@ -6,6 +6,7 @@ memory-mapped where the file allows), asks it what it needs, and builds the mode
 same state with ``Checkpoint.load_model``, so a multi-GB file is not read two or three times
 and every unreadable or mismatched file gives the same one-line ``IRUserError``.
 """
+import copy
 import os
 from typing import Any, List, Optional
 
@@ -144,8 +145,9 @@ class Checkpoint:
         from fairseq.dataclass.utils import overwrite_args_by_name
         from omegaconf import OmegaConf
 
-        state = dict(self.state)
+        state = dict(self.state)  # the overrides must not change what this object read
         if state.get("args") is not None:
+            state["args"] = copy.copy(state["args"])
             for name, value in (arg_overrides or {}).items():
                 setattr(state["args"], name, value)
         if state.get("cfg") is not None:  # what fairseq's load_checkpoint_to_cpu does with a file
