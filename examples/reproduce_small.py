@@ -40,7 +40,22 @@ VARIANTS = {
     "no_ecp": ({"IR": "1", "ECP_WEIGHT": "0"}, [], "IR - ECP"),
     "no_dpp": ({"IR": "1", "DPP_WEIGHT": "0"}, [], "IR - DPP"),
     "ir_mse": ({"IR": "1"}, ["--ir-distance", "mse"], "IR with MSE"),
+    # the penalty study (README, "The penalties' degenerate direction"): pre-trained and measured,
+    # not fine-tuned
+    "ir_standardize": ({"IR": "1", "IR_NORMALIZE": "standardize"}, [], "IR + standardize"),
+    "ir_dpp_none": ({"IR": "1"}, ["--dpp-grad", "none"], "IR, DPP without gradient"),
+    "ir_target_dropout": ({"IR": "1"}, ["--ir-target-dropout"], "IR, dropout in the W and P passes"),
+    "released": ({"IR": "1"}, ["--ecp-target", "restored", "--dpp-grad", "none", "--ir-target-dropout"],
+                 "released script's objective"),
+    "ir_argmax_baseline": ({"IR": "1"}, ["--dpp-baseline", "argmax"], "IR, argmax-fill DPP baseline"),
 }
+# the arms fine-tuned on GLUE (Tables 3-5, Figure 3); the others are pre-trained and measured only
+FINETUNED = ["mlm", "ir", "no_ecp", "no_dpp", "ir_mse"]
+# penalty-study arms run with the first seed only (IR and IR + standardize run every main seed)
+ONE_SEED_PENALTY_ARMS = ["ir_dpp_none", "ir_target_dropout", "released", "ir_argmax_baseline"]
+# the arms whose held-out ECP is measured at several corruption rates
+MASK_RATE_ARMS = ["mlm", "ir", "ir_standardize"]
+MASK_RATES = [0.05, 0.15, 0.30]
 # Fine-tuning lr 1e-3, above the paper's BERT-base grid: these models are tiny and briefly
 # pre-trained, and at lower rates the baseline stays at the majority class on SST-2. Every
 # scale fine-tunes one epoch of a capped training subset per task: more epochs on whole
@@ -51,11 +66,13 @@ SCALES = {
                  vocab=8000, main_seeds=[1, 2, 3], corpus_files=None,
                  tasks=["CoLA", "SST-2", "MRPC", "STS-B", "RTE"],
                  max_train_rows={"CoLA": 2000, "SST-2": 2000, "MRPC": 2000, "STS-B": 2000, "RTE": 2000},
-                 ft_epochs=1, ft_lr=1e-3, ft_batch=32, curve_points=4, curve_tasks=["RTE", "SST-2"]),
+                 ft_epochs=1, ft_lr=1e-3, ft_batch=32, curve_points=4, curve_tasks=["RTE", "SST-2"],
+                 penalty_arms=ONE_SEED_PENALTY_ARMS),
     "quick": dict(layers=2, dim=128, ffn=512, heads=2, tokens=128, batch=16, updates=200, lr=5e-4,
                   vocab=4000, main_seeds=[1], corpus_files=3,
                   tasks=["CoLA", "STS-B", "RTE"], max_train_rows={"CoLA": 1000, "STS-B": 1000, "RTE": 1000},
-                  ft_epochs=1, ft_lr=1e-3, ft_batch=32, curve_points=2, curve_tasks=["RTE", "STS-B"]),
+                  ft_epochs=1, ft_lr=1e-3, ft_batch=32, curve_points=2, curve_tasks=["RTE", "STS-B"],
+                  penalty_arms=["released"]),
 }
 
 
@@ -125,11 +142,18 @@ def pretrain(scale, variant, seed, data_dir, work):
     return save_dir
 
 
-def evaluate_penalties(save_dir, data_dir):
-    path = os.path.join(save_dir, "valid_penalties.json")
+def evaluate_penalties(save_dir, data_dir, mask_prob=0.15, checkpoint="checkpoint_last.pt", normalize="none"):
+    """``ir-fairseq evaluate`` of one checkpoint on the held-out split, cached beside it."""
+    suffix = "" if mask_prob == 0.15 else f"_mask{round(mask_prob * 100)}"
+    if normalize != "none":
+        suffix += f"_{normalize}"
+    if checkpoint != "checkpoint_last.pt":
+        suffix += "_" + os.path.splitext(checkpoint)[0]
+    path = os.path.join(save_dir, f"valid_penalties{suffix}.json")
     if not os.path.isfile(path):
         out = subprocess.run([sys.executable, "-m", "ir_fairseq", "evaluate",
-                              os.path.join(save_dir, "checkpoint_last.pt"), os.path.join(data_dir, "shard0")],
+                              os.path.join(save_dir, checkpoint), os.path.join(data_dir, "shard0"),
+                              "--mask-prob", str(mask_prob), "--ir-normalize", normalize],
                              capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="2"))
         if out.returncode != 0:
             raise IRUserError(f"evaluating {save_dir} failed:\n{out.stderr[-2000:]}")
@@ -179,16 +203,21 @@ def ir_vs_mlm_verdicts(scores, columns):
     return [seed_spread_verdict(column, scores["ir"][column], scores["mlm"][column]) for column in columns]
 
 
-def plot(results_dir, curves, curve_scores, scale):
+def pyplot():
+    """matplotlib's pyplot on the file-only backend, without its debug logging."""
     import logging
 
     import matplotlib
 
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def plot(results_dir, curves, curve_scores, scale):
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for variant, color in (("mlm", "tab:blue"), ("ir", "tab:red")):
         for i, (seed, points) in enumerate(sorted(curves[variant].items())):
@@ -221,6 +250,118 @@ def plot(results_dir, curves, curve_scores, scale):
     return fig3, fig4
 
 
+def scale_line(scale):
+    model = f"{scale['layers']} layers x {scale['dim']} (ffn {scale['ffn']}, {scale['heads']} heads)"
+    return (f"Scale: {model}, sentencepiece {scale['vocab']}, {scale['tokens']} tokens x {scale['batch']} "
+            f"sequences per update, {scale['updates']} updates from scratch (lr {scale['lr']}) on "
+            f"{'part of ' if scale['corpus_files'] else ''}the real Wikipedia corpus; pre-training seeds "
+            f"{scale['main_seeds']} for MLM, IR and IR + standardize, seed {scale['main_seeds'][0]} for "
+            "the other arms.")
+
+
+def write_report(results_dir, lines):
+    with open(os.path.join(results_dir, "README.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def penalty_runs(scale):
+    first = scale["main_seeds"][0]
+    return ([("mlm", first)] + [(v, s) for v in ("ir", "ir_standardize") for s in scale["main_seeds"]]
+            + [(v, first) for v in scale["penalty_arms"]])
+
+
+def penalty_study(scale, save_dirs, data_dir, results_dir):
+    """Held-out penalties of every penalty-study arm, ECP against the masking rate, and the
+    ``target_entropy`` curves; writes the tables and the plot, returns the report's lines."""
+    runs = penalty_runs(scale)
+    raw = {key: evaluate_penalties(save_dirs[key], data_dir) for key in runs}
+    standardized = {key: evaluate_penalties(save_dirs[key], data_dir, normalize="standardize") for key in runs}
+    arms = list(dict.fromkeys(v for v, _ in runs))
+
+    def column(measured, variant, key):
+        return [p[key] for (v, _), p in measured.items() if v == variant]
+
+    log_c = next(iter(raw.values()))["log_hidden_dim"]
+    header = ["Model", "seeds", "valid MLM loss (bits)", "valid MLM acc %", "valid ECP", "valid DPP",
+              "standardized ECP", "standardized DPP", f"target_entropy (nats, of {log_c:.2f})", "target_top_mass"]
+    arms_table = write_table(os.path.join(results_dir, "penalty_arms"), header, [
+        [VARIANTS[v][2], len(column(raw, v, "ecp")), format_mean_std(column(raw, v, "mlm_loss"), 3),
+         format_mean_std(column(raw, v, "mlm_acc"), 1), format_mean_std(column(raw, v, "ecp"), 4),
+         format_mean_std(column(raw, v, "dpp"), 4), format_mean_std(column(standardized, v, "ecp"), 4),
+         format_mean_std(column(standardized, v, "dpp"), 4), format_mean_std(column(raw, v, "target_entropy"), 2),
+         format_mean_std(column(raw, v, "target_top_mass"), 3)] for v in arms])
+
+    rates = {}  # (variant, normalization) -> rate -> [ECP per seed]
+    for variant, seed in runs:
+        if variant in MASK_RATE_ARMS:
+            for normalize in ("none", "standardize"):
+                for rate in MASK_RATES:
+                    ecp = evaluate_penalties(save_dirs[(variant, seed)], data_dir, mask_prob=rate,
+                                             normalize=normalize)["ecp"]
+                    rates.setdefault((variant, normalize), {}).setdefault(rate, []).append(ecp)
+    rate_header = (["Model", "ECP measured", "seeds"] + [f"ECP, {round(r * 100)} % masked" for r in MASK_RATES]
+                   + ["rises with the rate"])
+    rate_rows = []
+    for (variant, normalize), per_rate in sorted(rates.items(), key=lambda item: item[0][1]):
+        means = [statistics.mean(per_rate[r]) for r in MASK_RATES]
+        rises = all(b > a for a, b in zip(means, means[1:]))
+        rate_rows.append([VARIANTS[variant][2], "raw" if normalize == "none" else "standardized",
+                          len(per_rate[MASK_RATES[0]])]
+                         + [format_mean_std(per_rate[r], 4) for r in MASK_RATES] + ["yes" if rises else "no"])
+    rate_table = write_table(os.path.join(results_dir, "ecp_vs_mask_rate"), rate_header, rate_rows)
+
+    # the baseline's criterion logs no penalties: its curve comes from its saved checkpoints
+    first = scale["main_seeds"][0]
+    step = scale["updates"] // scale["curve_points"]
+    mlm_dir = save_dirs[("mlm", first)]
+    mlm_curve = [(u, evaluate_penalties(mlm_dir, data_dir, checkpoint=f"checkpoint_1_{u}.pt")["target_entropy"])
+                 for u in range(step, scale["updates"], step)]
+    mlm_curve.append((scale["updates"], raw[("mlm", first)]["target_entropy"]))
+    curves = {key: curve(read_json_records(os.path.join(save_dirs[key], "train.log"), "train_inner"),
+                         "target_entropy") for key in runs if key[0] != "mlm"}
+    figure = plot_target_entropy(results_dir, curves, mlm_curve, log_c)
+    return [
+        "## The penalties' degenerate direction: IR + standardize and the released objective", "",
+        "Held-out (`ir-fairseq evaluate`, 15 % masking, eval mode) penalties of the final checkpoints, "
+        "mean ± std over seeds, measured two ways for every arm: raw (the paper's softmax of the "
+        "states) and standardized (`--ir-normalize standardize`: blind to the per-dimension shift and "
+        "scale the LM head absorbs, so comparable across arms). `target_entropy` is the mean entropy "
+        f"of the raw softmax(Ĥ) over the hidden dimension (maximum log C = {log_c:.2f}); "
+        "`target_top_mass` its largest probability.", "",
+        arms_table, "",
+        "Does a penalty still measure corruption? Held-out ECP at three masking rates:", "", rate_table, "",
+        f"Plot: `{os.path.basename(figure)}` (target_entropy against updates: IR arms from their live "
+        "training logs, which give it for the distribution the penalties compare, i.e. after "
+        "standardization for the standardize arm; the MLM baseline from its saved checkpoints on the "
+        "held-out split).",
+    ]
+
+
+def plot_target_entropy(results_dir, curves, mlm_curve, log_c):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colors = dict(zip(dict.fromkeys(v for v, _ in curves), plt.cm.tab10.colors[1:]))
+    for (variant, seed), points in sorted(curves.items()):
+        if points:
+            xs, ys = zip(*points)
+            first = seed == min(s for v, s in curves if v == variant)
+            label = VARIANTS[variant][2] + (" (of the standardized Ĥ)" if variant == "ir_standardize" else "")
+            ax.plot(xs, ys, color=colors[variant], alpha=0.85 if first else 0.4, label=label if first else None)
+    xs, ys = zip(*mlm_curve)
+    ax.plot(xs, ys, marker="o", color="tab:blue", label=VARIANTS["mlm"][2] + " (held-out)")
+    ax.axhline(log_c, color="grey", linestyle=":", label="log C (uniform)")
+    ax.set_xlabel("pre-training updates")
+    ax.set_ylabel("target_entropy (nats)")
+    ax.set_title("Entropy of softmax(Ĥ) over the hidden dimension")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(results_dir, "fig_target_entropy.png")
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None):
     default_shared = os.environ.get("IR_FAIRSEQ_SHARED_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "data")
     parser = argparse.ArgumentParser(prog="reproduce_small", description=__doc__.splitlines()[0])
@@ -229,10 +370,13 @@ def main(argv=None):
     parser.add_argument("--work-dir", default=None, help="checkpoints and data (default RESULTS_DIR/work)")
     parser.add_argument("--corpus", default=os.path.join(default_shared, "corpus", "enwiki-2015-wikiextractor"))
     parser.add_argument("--glue", default=os.path.join(default_shared, "glue"))
+    parser.add_argument("--part", choices=["all", "penalties"], default="all",
+                        help="penalties: only the pre-training arms of the penalty study and their "
+                        "held-out measurements (no GLUE); its stages are shared with the full run")
     args = parser.parse_args(argv)
     scale_name = "quick" if args.quick else "full"
     scale = SCALES[scale_name]
-    if not os.path.isdir(args.glue):
+    if args.part == "all" and not os.path.isdir(args.glue):
         raise IRUserError(f"GLUE folder not found: {args.glue} (pass --glue)")
     results_dir = os.path.abspath(args.results_dir)
     work = os.path.abspath(args.work_dir or os.path.join(results_dir, "work", scale_name))
@@ -245,11 +389,27 @@ def main(argv=None):
     data_dir = prepare_data(scale, args, work)
     runs = [("mlm", s) for s in scale["main_seeds"]] + [("ir", s) for s in scale["main_seeds"]]
     runs += [(v, scale["main_seeds"][0]) for v in ("no_ecp", "no_dpp", "ir_mse")]
+    if args.part == "penalties":
+        runs = []
+    runs += [key for key in penalty_runs(scale) if key not in runs]
     save_dirs = {run_key: pretrain(scale, *run_key, data_dir, work) for run_key in runs}
+    os.makedirs(results_dir, exist_ok=True)
+    study = penalty_study(scale, save_dirs, data_dir, results_dir)
+    if args.part == "penalties":
+        minutes = (time.time() - started) / 60
+        write_report(results_dir, [
+            f"# Small-scale reproduction, penalty study only ({scale_name}"
+            f"{': a smoke run, not evidence' if args.quick else ''})", "", scale_line(scale) +
+            f" This invocation took {minutes:.0f} minutes (stages finished earlier are reused, not timed).",
+            "", *study])
+        log(f"done in {minutes:.1f} min; results in {results_dir}")
+        return
     bins = glue_bins(scale, args, data_dir, work)
 
-    scores = {v: {} for v in VARIANTS}
-    for (variant, seed), save_dir in save_dirs.items():
+    finetuned = [key for key in runs if key[0] in FINETUNED]
+    scores = {v: {} for v in FINETUNED}
+    for variant, seed in finetuned:
+        save_dir = save_dirs[(variant, seed)]
         per_task = []
         for task in scale["tasks"]:
             log(f"fine-tuning {variant} seed {seed} on {task}")
@@ -279,10 +439,9 @@ def main(argv=None):
                 curve_scores[variant][task][updates] = finetune(
                     scale, task, checkpoint, bins[task], os.path.join(work, "curve", variant, f"{task}_{updates}"))
 
-    penalties = {key: evaluate_penalties(save_dir, data_dir) for key, save_dir in save_dirs.items()}
+    penalties = {key: evaluate_penalties(save_dirs[key], data_dir) for key in finetuned}
     curves = {v: {s: training_curve(d) for (vv, s), d in save_dirs.items() if vv == v} for v in ("mlm", "ir")}
 
-    os.makedirs(results_dir, exist_ok=True)
     tasks = scale["tasks"]
     header = ["Model"] + [get_task(t).column for t in tasks] + ["Avg"]
     seeds_note = f"{len(scale['main_seeds'])} seed(s)"
@@ -314,14 +473,10 @@ def main(argv=None):
     fig3, fig4 = plot(results_dir, curves, curve_scores, scale)
     notes = ir_vs_mlm_verdicts(scores, tasks + ["Avg"])
     minutes = (time.time() - started) / 60
-    model = f"{scale['layers']} layers x {scale['dim']} (ffn {scale['ffn']}, {scale['heads']} heads)"
     report = [
         f"# Small-scale reproduction ({scale_name}{': a smoke run, not evidence' if args.quick else ''})",
         "",
-        f"Scale: {model}, sentencepiece {scale['vocab']}, {scale['tokens']} tokens x {scale['batch']} "
-        f"sequences per update, {scale['updates']} updates from scratch (lr {scale['lr']}) on "
-        f"{'part of ' if scale['corpus_files'] else ''}the real Wikipedia corpus; pre-training seeds "
-        f"{scale['main_seeds']} for MLM and IR, seed {seed} for the ablations. Fine-tuning: the same "
+        scale_line(scale) + " Fine-tuning: the same "
         f"budget for every model (lr {scale['ft_lr']}, batch {scale['ft_batch']}, {scale['ft_epochs']} "
         f"epochs, seed 1), full dev sets, train subsampled: {scale['max_train_rows'] or 'none'}. "
         f"This invocation took {minutes:.0f} minutes (stages finished by an earlier invocation are "
@@ -340,14 +495,12 @@ def main(argv=None):
         "same few dimensions, so small ECP and DPP values no longer say the corruption left the "
         "content unchanged.", "",
         f"Plots: `{os.path.basename(fig4)}` (Figure 4: training MLM loss), `{os.path.basename(fig3)}` "
-        "(Figure 3: dev score against the pre-training checkpoint, seed %d)." % seed,
+        "(Figure 3: dev score against the pre-training checkpoint, seed %d)." % seed, "", *study,
     ]
-    with open(os.path.join(results_dir, "README.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(report) + "\n")
+    write_report(results_dir, report)
     with open(os.path.join(results_dir, "scores.json"), "w") as f:
         json.dump({"scale": scale_name, "scores": scores, "curve_scores": curve_scores,
                    "penalties": {f"{v}_seed{s}": p for (v, s), p in penalties.items()}}, f, indent=1)
-    print("\n".join(report))
     log(f"done in {minutes:.1f} min; results in {results_dir}")
 
 

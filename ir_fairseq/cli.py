@@ -17,6 +17,7 @@ COMMANDS = {
     "spm": ("ir_fairseq.pretraining.spm", "train a sentencepiece model / encode text with it"),
     "synthetic-data": ("ir_fairseq.pretraining.synthetic", "write the generated demo corpus, review task and SQuAD-format questions"),
     "prepare-corpus": ("ir_fairseq.pretraining.corpus", "WikiExtractor or plain text -> documents, validation split, shards"),
+    "check-data": ("ir_fairseq.data.indexed_files", "check binarized .idx/.bin pairs against their dict.txt, cheaply"),
     "evaluate": ("ir_fairseq.pretraining.evaluate", "held-out MLM loss, ECP, DPP and hidden-softmax entropy of a checkpoint"),
     "glue-task": ("ir_fairseq.glue.tasks", "a GLUE task's facts for the recipes (classes, defaults, metric flags, score)"),
     "glue-prepare": ("ir_fairseq.glue.prepare", "tokenise a GLUE task for fairseq's sentence_prediction"),

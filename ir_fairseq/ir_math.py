@@ -109,7 +109,8 @@ def per_sentence_sum(masked: torch.Tensor, values: torch.Tensor, drop: torch.Ten
 
 
 def score_function_surrogate(
-    sentence_penalty: torch.Tensor, sentence_positions: torch.Tensor, sentence_log_prob: torch.Tensor
+    sentence_penalty: torch.Tensor, sentence_positions: torch.Tensor, sentence_log_prob: torch.Tensor,
+    baseline_penalty: torch.Tensor = None,
 ) -> torch.Tensor:
     """A zero-valued term whose gradient is the score-function (REINFORCE) estimate of the
     gradient of the expected DPP with respect to the prediction distribution.
@@ -119,7 +120,9 @@ def score_function_surrogate(
     grad E[DPP_i] = E[(DPP_i - b_i) grad log p(P_i | W')] for any b_i that does not depend
     on P_i. Each sentence's reward is its mean DPP per position; b_i is the mean reward of
     the *other* sentences of the batch (leave-one-out, so the estimate stays unbiased), and
-    the advantage is scaled back to the sentence's summed DPP. Predictions that restore a
+    the advantage is scaled back to the sentence's summed DPP. ``baseline_penalty`` (B,)
+    replaces that baseline by the sentence's own DPP under another fill that does not depend
+    on the sample, e.g. the argmax fill (a self-critical baseline). Predictions that restore a
     sentence whose representation drifts from the original's become less likely. The
     gradient flows through the ordinary MLM pass only: no extra forward with gradient, no
     extra backward.
@@ -127,7 +130,9 @@ def score_function_surrogate(
     with torch.no_grad():
         reward = sentence_penalty / sentence_positions.clamp(min=1)
         count = reward.numel()
-        if count > 1:
+        if baseline_penalty is not None:
+            baseline = baseline_penalty / sentence_positions.clamp(min=1)
+        elif count > 1:
             baseline = (reward.sum() - reward) / (count - 1)
         else:
             baseline = torch.zeros_like(reward)

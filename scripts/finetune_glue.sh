@@ -34,6 +34,7 @@ ARCH_FLAGS="$("$PY" -m ir_fairseq model-flags "$CHECKPOINT")"
 read -r -a ARCH <<< "$ARCH_FLAGS"
 METRIC_FLAGS="$("$PY" -m ir_fairseq glue-task "$TASK" metric-flags)"
 read -r -a METRIC <<< "$METRIC_FLAGS"
+"$PY" -m ir_fairseq check-data "$TASK_BIN" >/dev/null  # damaged or mismatched binarized files: one line, before any work
 TRAIN_ROWS=$(awk -F'\t' '$1=="train" {print $3}' "$TASK_BIN/splits.tsv")
 DEVICE=(); "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || DEVICE=(--cpu)
 

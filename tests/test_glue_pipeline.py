@@ -200,3 +200,67 @@ def test_a_bin_made_for_another_row_cap_is_redone(generated_glue, model_dir, tmp
     assert proc.returncode == 1 and "has no prepare.json" in proc.stderr
     run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="30")
     assert is_complete(task_bin, 30) and binarised_train_rows(task_bin) == 30
+
+
+def folder_digest(folder):
+    """relative path -> bytes of every file under folder."""
+    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names}
+
+
+def copy_task(generated_glue, tmp_path):
+    glue = tmp_path / "glue"
+    shutil.copytree(generated_glue / "SST-2", glue / "SST-2")
+    return glue, glue / "SST-2"
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda f: (f / "dev.tsv").write_text(""), "{f}/dev.tsv is empty"),
+    (lambda f: (f / "dev.tsv").write_text("sentence\tlabel\n"), "{f}/dev.tsv has no rows after its header"),
+    (lambda f: (f / "dev.tsv").write_text((f / "dev.tsv").read_text()[:-5]), "{f}/dev.tsv:{last}: expected 2 tab-separated"),
+    (lambda f: (f / "dev.tsv").write_text("text\tlabel\nfine\t1\n"), "{f}/dev.tsv: no column 'sentence' in its header"),
+    (lambda f: os.remove(f / "dev.tsv"), "GLUE file not found: {f}/dev.tsv"),
+])
+def test_damaged_tsv_is_named_before_a_previous_preparation_is_touched(
+        generated_glue, model_dir, tmp_path, damage, message):
+    glue, folder = copy_task(generated_glue, tmp_path)
+    out = tmp_path / "bin"
+    run_script("preprocess_glue.sh", glue, "SST-2", model_dir, out)
+    before = folder_digest(out)
+    last = len((folder / "dev.tsv").read_text().splitlines())
+    damage(folder)
+    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "preprocess_glue.sh"), str(glue), "SST-2",
+                           str(model_dir), str(out)], capture_output=True, text=True,
+                          env=dict(os.environ, PYTHON=sys.executable))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(
+        "ir_fairseq: error: " + message.format(f=folder, last=last)), proc.stderr[-2000:]
+    assert folder_digest(out) == before  # the finished preparation is still whole
+
+
+def test_windows_line_endings_give_the_same_rows(generated_glue, model_dir, tmp_path):
+    glue, folder = copy_task(generated_glue, tmp_path)
+    run_script("preprocess_glue.sh", glue, "SST-2", model_dir, tmp_path / "unix")
+    for name in ("train.tsv", "dev.tsv", "test.tsv"):
+        text = (folder / name).read_bytes()
+        (folder / name).write_bytes(text.replace(b"\n", b"\r\n"))
+    run_script("preprocess_glue.sh", glue, "SST-2", model_dir, tmp_path / "windows")
+    def data(folder):  # the logs name their own folder
+        return {name: content for name, content in folder_digest(folder).items() if not name.endswith(".log")}
+
+    assert data(tmp_path / "windows") == data(tmp_path / "unix")
+
+
+def test_damaged_binarized_task_stops_finetuning_before_it_starts(generated_glue, model_dir, tmp_path):
+    out = tmp_path / "bin"
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
+    damaged = out / "SST-2-bin" / "input0" / "valid.bin"
+    with open(damaged, "r+b") as f:
+        f.truncate(os.path.getsize(damaged) // 2)
+    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "finetune_glue.sh"), "SST-2",
+                           str(model_dir / "ck" / "checkpoint_last.pt"), str(out / "SST-2-bin"), str(tmp_path / "ft")],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHON=sys.executable))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"ir_fairseq: error: {damaged} is "), proc.stderr[-2000:]
+    written = folder_digest(tmp_path / "ft") if (tmp_path / "ft").exists() else {}
+    assert not [name for name in written if name.endswith(".pt")]

@@ -114,6 +114,23 @@ def test_dpp_gradient_paths(corpus, mode, expect_change, expected_calls):
         assert max_difference == 0.0
 
 
+def test_argmax_baseline_adds_one_no_grad_pass_and_changes_only_the_dpp_gradient(corpus):
+    task, model, loo = build(corpus["bin"], "--ecp-weight", "0")
+    _, _, argmax = build(corpus["bin"], "--ecp-weight", "0", "--dpp-baseline", "argmax")
+    sample = first_batch(task)
+    model.eval()
+    torch.manual_seed(3)
+    loss_loo, _, log_loo, grads_loo = loss_and_grads(loo, model, sample)
+    calls, handle = encoder_calls(model)
+    torch.manual_seed(3)  # the same sampled fill
+    loss_argmax, _, log_argmax, grads_argmax = loss_and_grads(argmax, model, sample)
+    handle.remove()
+    assert calls == [True, False, False, False]
+    assert loss_argmax.item() == pytest.approx(loss_loo.item(), rel=1e-6)  # the baseline changes no value
+    assert log_argmax["dpp"].item() == pytest.approx(log_loo["dpp"].item(), rel=1e-6)
+    assert max((grads_argmax[n] - grads_loo[n]).abs().max().item() for n in grads_loo) > 1e-7
+
+
 def test_target_passes_run_without_dropout_by_default(corpus):
     task, model, crit = build(corpus["bin"])
     sample = first_batch(task)

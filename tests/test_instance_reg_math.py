@@ -174,7 +174,11 @@ def test_score_function_surrogate_is_zero_valued_and_unbiased():
     src = torch.full((draws, 1), 50)
     _, predicted = fill_predictions(src, src.eq(50), batch_log_probs, forbidden, "sample")
     log_prob = prediction_log_probs(batch_log_probs, predicted, forbidden)
-    surrogate = score_function_surrogate(penalty_of_token[predicted], torch.ones(draws), log_prob)
-    assert surrogate.item() == 0.0
-    estimate = torch.autograd.grad(surrogate / draws, logits)[0]
-    assert torch.allclose(estimate, exact, atol=0.02), (estimate, exact)
+    # leave-one-out, and the argmax fill's penalty as each draw's baseline: both unbiased
+    # (which has the lower variance depends on the model: examples/dpp_gradient_noise.py)
+    argmax_penalty = penalty_of_token[logits.argmax()].expand(draws)
+    for baseline in (None, argmax_penalty):
+        surrogate = score_function_surrogate(penalty_of_token[predicted], torch.ones(draws), log_prob, baseline)
+        assert surrogate.item() == 0.0
+        estimate = torch.autograd.grad(surrogate / draws, logits, retain_graph=True)[0]
+        assert torch.allclose(estimate, exact, atol=0.02), (baseline is None, estimate, exact)

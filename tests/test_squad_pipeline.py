@@ -273,3 +273,46 @@ def test_user_errors_are_one_line(model_dir, finetuned, squad_files, windows, tm
     proc = run_tool("squad-predict", [finetuned["checkpoint"], squad_files.dev, "--model-dir", other, "--limit", "2"],
                     check=False)
     assert_one_line_error(proc, "does not match the embeddings of")
+
+
+def folder_digest(folder):
+    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names}
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda path: open(path, "w").close(), "{dev} is empty"),
+    (lambda path: open(path, "w").write(open(path + ".orig").read()[:3000]),
+     "{dev} is not valid JSON: .* \\(the file ends early: truncated\\?\\)"),
+    (lambda path: open(path, "w").write('{"version": "1.1", "data": []}'), "{dev}: no questions"),
+])
+def test_damaged_squad_json_is_named_before_any_output_changes(finetuned, model_dir, squad_files, windows,
+                                                               tmp_path, damage, message):
+    import re
+
+    folder = tmp_path / "squad"
+    folder.mkdir()
+    shutil.copy(squad_files.train, folder / squad_files.train_name)
+    dev = str(folder / squad_files.dev_name)
+    shutil.copy(squad_files.dev, dev + ".orig")
+    damage(dev)
+    out = tmp_path / "bin"
+    shutil.copytree(finetuned["bin"], out)
+    before = folder_digest(out)
+    proc = run_script("preprocess_squad.sh", folder, model_dir, out, env=windows, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert re.match("ir_fairseq: error: " + message.format(dev=re.escape(dev)),
+                    proc.stderr.strip().splitlines()[-1]), proc.stderr[-2000:]
+    assert folder_digest(out) == before
+
+
+def test_damaged_squad_bin_stops_finetuning_with_the_file_named(finetuned, model_dir, tmp_path):
+    data = tmp_path / "bin"
+    shutil.copytree(finetuned["bin"], data)
+    damaged = data / "train.tokens.bin"
+    with open(damaged, "r+b") as f:
+        f.truncate(os.path.getsize(damaged) - 6)
+    proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", data, tmp_path / "ft",
+                      "--max-update", "1", "--num-workers", "0", check=False)
+    assert_one_line_error(proc, f"{damaged} is ")
+    assert not [name for name in folder_digest(tmp_path / "ft") if name.endswith(".pt")]

@@ -22,6 +22,7 @@ def assert_one_line_error(proc, fragment):
     (("--ir-distance", "cosine"), "invalid choice: 'cosine'"),
     (("--ir-instance-fraction", "0"), "--ir-instance-fraction must be in (0, 1]"),
     (("--ir-fill", "argmax"), "--dpp-grad score_function needs --ir-fill sample"),
+    (("--dpp-grad", "none", "--dpp-baseline", "argmax"), "--dpp-baseline argmax only applies to --dpp-grad score_function"),
     (("--tokens-per-sample", "128"), "--tokens-per-sample 128 exceeds the model's --max-positions 64"),
 ])
 def test_bad_options(corpus, tmp_path, flags, fragment):

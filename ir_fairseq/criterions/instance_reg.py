@@ -26,7 +26,8 @@ One training step, top to bottom (``forward``):
        (``ir_math.score_function_surrogate``): the sentence-level agreement of the
        restoration trains the MLM prediction distribution, as the paper describes DPP.
        Flows through the ordinary MLM pass: no extra backward, no extra activations.
-       Needs ``--ir-fill sample`` (the default).
+       Needs ``--ir-fill sample`` (the default). ``--dpp-baseline argmax`` replaces the
+       baseline by each sentence's DPP with its argmax fill (one more no-grad pass).
      forward: H̃ from a gradient-carrying forward of P (train mode) through the unwrapped
        model, P held fixed: the exact gradient of D(H̃, Ĥ) with respect to the encoder,
        at the price of the P pass's activations and backward (about one more MLM step).
@@ -80,6 +81,7 @@ from ir_fairseq.ir_math import (
 
 DPP_GRADIENT_PATHS = ("score_function", "forward", "none")
 ECP_TARGETS = ("original", "restored")
+DPP_BASELINES = ("leave_one_out", "argmax")
 
 
 @dataclass
@@ -120,6 +122,12 @@ class InstanceRegConfig(FairseqDataclass):
                   "predictions, no extra backward), forward (gradient-carrying pass of P), "
                   "none (released script: DPP is logged but does not train)"},
     )
+    dpp_baseline: ChoiceEnum(DPP_BASELINES) = field(
+        default="leave_one_out",
+        metadata={"help": "baseline of the score-function DPP gradient: leave_one_out (the mean "
+                  "reward of the batch's other sentences) or argmax (each sentence's own DPP "
+                  "with its argmax fill: one more no-grad pass, lower variance)"},
+    )
     ir_target_dropout: bool = field(
         default=False,
         metadata={"help": "run the no-grad passes of W and P with dropout; off by default, "
@@ -148,6 +156,10 @@ def check_config(cfg: InstanceRegConfig) -> None:
         raise IRUserError(f"unknown --ir-fill {cfg.ir_fill!r}; choose from {FILL_MODES}")
     if str(cfg.dpp_grad) not in DPP_GRADIENT_PATHS:
         raise IRUserError(f"unknown --dpp-grad {cfg.dpp_grad!r}; choose from {DPP_GRADIENT_PATHS}")
+    if str(cfg.dpp_baseline) not in DPP_BASELINES:
+        raise IRUserError(f"unknown --dpp-baseline {cfg.dpp_baseline!r}; choose from {DPP_BASELINES}")
+    if str(cfg.dpp_baseline) != "leave_one_out" and str(cfg.dpp_grad) != "score_function":
+        raise IRUserError(f"--dpp-baseline {cfg.dpp_baseline} only applies to --dpp-grad score_function")
     if str(cfg.dpp_grad) == "score_function" and str(cfg.ir_fill) != "sample":
         raise IRUserError("--dpp-grad score_function needs --ir-fill sample (an argmax fill is "
                           "deterministic, so it has no score function)")
@@ -200,6 +212,7 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.distance = str(cfg.ir_distance)
         self.fill = str(cfg.ir_fill)
         self.dpp_grad = str(cfg.dpp_grad)
+        self.argmax_baseline = str(cfg.dpp_baseline) == "argmax"
         self.standardize = str(cfg.ir_normalize) == "standardize"
         self.ecp_against_restored = str(cfg.ecp_target) == "restored"
         self.ir_enabled = self.ecp_weight > 0 or self.dpp_weight > 0
@@ -278,10 +291,15 @@ class InstanceRegularizationLoss(FairseqCriterion):
         restored, markers = restore_sentence_markers(restored, original, masked, self.sentence_marker_ids)
         non_pad = src_tokens.ne(self.padding_idx)
         positions = non_pad.sum()
-        fill_log_prob = None
+        fill_log_prob = argmax_restored = None
         if self.dpp_grad == "score_function" and torch.is_grad_enabled():
             log_probs = prediction_log_probs(masked_log_probs, predicted, self.fill_forbidden_ids)
             fill_log_prob = per_sentence_sum(masked, log_probs, drop=markers)
+            if self.argmax_baseline:
+                argmax_restored, _ = fill_predictions(
+                    src_tokens, masked, masked_log_probs, self.fill_forbidden_ids, "argmax")
+                argmax_restored, _ = restore_sentence_markers(argmax_restored, original, masked,
+                                                              self.sentence_marker_ids)
 
         scale = 1.0
         if self.cfg.ir_instance_fraction < 1.0:
@@ -293,6 +311,8 @@ class InstanceRegularizationLoss(FairseqCriterion):
             masked_states = masked_states[rows]
             if fill_log_prob is not None:
                 fill_log_prob = fill_log_prob[rows]
+            if argmax_restored is not None:
+                argmax_restored = argmax_restored[rows]
 
         encoder = unwrap_model(model)
         target_mode = nullcontext() if self.cfg.ir_target_dropout else utils.model_eval(encoder)
@@ -300,6 +320,8 @@ class InstanceRegularizationLoss(FairseqCriterion):
             target_states = encoder(original, features_only=True)[0]  # Ĥ
             if self.dpp_grad != "forward":
                 restored_states = encoder(restored, features_only=True)[0]  # H̃
+            if argmax_restored is not None:
+                argmax_states = encoder(argmax_restored, features_only=True)[0]
         if self.dpp_grad == "forward":
             restored_states = encoder(restored, features_only=True)[0]
 
@@ -314,8 +336,12 @@ class InstanceRegularizationLoss(FairseqCriterion):
                                               standardizer)
         dpp = dpp_per_sentence.sum()
         if fill_log_prob is not None:
+            baseline = None
+            if argmax_restored is not None:
+                baseline = sentence_penalties(target_log_probs, argmax_states, non_pad, self.distance,
+                                              standardizer)
             dpp = dpp + score_function_surrogate(
-                dpp_per_sentence.detach(), non_pad.sum(dim=-1), fill_log_prob
+                dpp_per_sentence.detach(), non_pad.sum(dim=-1), fill_log_prob, baseline
             )
         entropy, top_mass = distribution_diagnostics(target_log_probs.detach(), non_pad)
         return {"ecp": ecp * scale, "dpp": dpp * scale, "ir_positions": positions,

@@ -2,8 +2,9 @@
 
 CoLA's train/dev have no header (source, label, original label, sentence); MRPC's start with
 a UTF-8 BOM; fields hold bare quote characters, so lines are split on tabs only (never CSV
-quoting); test files have no labels. Every row must have the header's number of fields and a
-known label, else a one-line ``IRUserError`` naming the file and line.
+quoting); test files have no labels; Windows line endings are read as the same rows. Every
+row must have the header's number of fields and a known label, and a split at least one row,
+else a one-line ``IRUserError`` naming the file and line.
 """
 import os
 from dataclasses import dataclass
@@ -33,10 +34,15 @@ def read_split(glue_dir: str, task: GlueTask, split: str) -> List[Example]:
     path = split_path(glue_dir, task, split)
     if not os.path.isfile(path):
         raise IRUserError(f"GLUE file not found: {path}")
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        lines = f.read().split("\n")
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            lines = f.read().split("\n")
+    except UnicodeDecodeError as e:
+        raise IRUserError(f"{path} is not UTF-8 text (byte {e.start}): is it a GLUE TSV file?") from None
     if lines and lines[-1] == "":
         lines.pop()
+    # Windows line endings (a file saved by a spreadsheet or an editor): the same rows
+    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     labelled = not (split.startswith("test") or split == "diagnostic")
     if task.name == "CoLA" and labelled:
         header, body, first_line = COLA_HEADER, lines, 1
@@ -57,6 +63,8 @@ def read_split(glue_dir: str, task: GlueTask, split: str) -> List[Example]:
     positions = [header.index(c) for c in text_columns]
     label_position = header.index(task.label_column) if labelled else None
     index_position = header.index(index_column) if index_column in header else None
+    if not body:
+        raise IRUserError(f"{path} has no rows" + ("" if header is COLA_HEADER else " after its header"))
     examples = []
     for number, line in enumerate(body, start=first_line):
         fields = line.split("\t")

@@ -67,6 +67,8 @@ def read_splits(task_bin):
 def prepare(glue_dir, task_name, model_dir, out_dir, max_train_rows=None):
     task = get_task(task_name)
     folder = load_model_folder(model_dir)
+    # every file is read and checked before anything of a previous preparation is removed
+    splits = {glue_split: read_split(glue_dir, task, glue_split) for glue_split in fairseq_split_names(task)}
     raw_dir = os.path.join(out_dir, "raw")
     os.makedirs(raw_dir, exist_ok=True)
     # from here on the bin is being remade: whatever it was finished for no longer holds, and
@@ -79,7 +81,7 @@ def prepare(glue_dir, task_name, model_dir, out_dir, max_train_rows=None):
         json.dump({"task": task.name, "max_train_rows": _cap(max_train_rows)}, f)
     rows = []
     for glue_split, fairseq_split in fairseq_split_names(task).items():
-        examples = read_split(glue_dir, task, glue_split)
+        examples = splits[glue_split]
         if glue_split == "train":
             examples = subsample(examples, max_train_rows)
         outputs = {f"input{i}": [] for i in range(len(examples[0].texts) if examples else 0)}

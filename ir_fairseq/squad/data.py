@@ -44,11 +44,17 @@ def load_json(path, what="SQuAD file"):
         raise IRUserError(f"{what} not found: {path}")
     try:
         with open(path, encoding="utf-8-sig") as f:
-            return json.load(f)
+            text = f.read()
     except UnicodeDecodeError as e:
         raise IRUserError(f"{path} is not UTF-8 text (byte {e.start}): is it a JSON {what}?") from None
+    if not text.strip():
+        raise IRUserError(f"{path} is empty")
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as e:
-        raise IRUserError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+        ends_early = e.pos >= len(text.rstrip())
+        raise IRUserError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+                          + (" (the file ends early: truncated?)" if ends_early else "")) from None
 
 
 def _field(obj, key, kind, where):

@@ -57,12 +57,14 @@ def prepare(squad_dir, model_dir, out_dir, config=WindowConfig(), limit=None, fi
     tokenizer, dictionary = folder.tokenizer, folder.dictionary
     files = {**DEFAULT_FILES, **(files or {})}
     paths = {split: resolve_file(squad_dir, name) for split, name in files.items()}
+    # every file is read and checked before any output is written
+    read = {split: read_squad(path) for split, path in paths.items()}
     os.makedirs(out_dir, exist_ok=True)
     meta = {"max_length": config.max_length, "doc_stride": config.doc_stride,
             "max_query_length": config.max_query_length, "tokenizer": tokenizer.kind,
             "limit": limit, "splits": {}}
     for split, path in paths.items():
-        examples = read_squad(path)
+        examples = read[split]
         if limit is not None:
             examples = examples[:limit]
         features, stats = build_all_features(examples, tokenizer, dictionary, config, with_targets=True)

@@ -20,7 +20,10 @@ from omegaconf import II
 
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.data.word_starts import detect_word_start_style
-from ir_fairseq.tasks.resume_checks import check_training_checkpoint
+from ir_fairseq.data.indexed_files import check_indexed_split
+from ir_fairseq.tasks.resume_checks import check_training_checkpoint, configured
+from ir_fairseq.tasks.save_dir_lock import lock_save_dir
+from ir_fairseq.tasks.worker_watchdog import start_worker_watchdog
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +35,11 @@ class MaskedLMIRConfig(MaskedLMConfig):
         metadata={"help": "train afresh in a --save-dir whose checkpoint_last.pt belongs to a "
                   "different run (another task, architecture or dictionary): its checkpoints "
                   "are moved to a dated sub-folder, never deleted"},
+    )
+    worker_heartbeat_timeout: float = field(
+        default=30.0,
+        metadata={"help": "with several workers, stop the job (exit status 1, naming the rank) "
+                  "when a worker has sent no heartbeat for this many seconds; 0 turns it off"},
     )
     # read (not set) from fairseq's checkpoint options, to check the checkpoint before loading
     save_dir: str = II("checkpoint.save_dir")
@@ -59,7 +67,15 @@ class MaskedLMIRTask(MaskedLMTask):
     @classmethod
     def setup_task(cls, cfg: MaskedLMIRConfig, **kwargs):
         check_data_dirs(cfg.data)
+        start_worker_watchdog(cfg.worker_heartbeat_timeout)
         return super().setup_task(cfg, **kwargs)
+
+    def begin_epoch(self, epoch, model):
+        # fairseq-train calls this before the first update and nothing in-process does, so the
+        # lock covers training runs only (building a model in a notebook locks nothing)
+        if configured(self.cfg.save_dir):
+            lock_save_dir(self.cfg.save_dir, dist.get_rank() if dist.is_initialized() else 0)
+        super().begin_epoch(epoch, model)
 
     @property
     def args(self):
@@ -69,6 +85,10 @@ class MaskedLMIRTask(MaskedLMTask):
         return argparse.Namespace(bpe="ir_dictionary_word_starts", word_start_style=style)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
+        paths = utils.split_paths(self.cfg.data)
+        data_path = paths[(epoch - 1) % len(paths)]
+        check_indexed_split(os.path.join(data_path, split), len(self.source_dictionary),
+                            os.path.join(data_path, "dict.txt"))
         try:
             super().load_dataset(split, epoch=epoch, combine=combine, **kwargs)
         except FileNotFoundError as e:

@@ -34,6 +34,7 @@ from omegaconf import II, MISSING
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import DICT_FILE, load_dictionary
+from ir_fairseq.data.indexed_files import check_indexed_split
 from ir_fairseq.models.span_head import DEFAULT_HEAD_NAME, register_span_head
 from ir_fairseq.tasks.resume_checks import configured
 
@@ -99,6 +100,8 @@ class SquadSpanTask(FairseqTask):
 
     def load_dataset(self, split, combine=False, **kwargs):
         prefix = os.path.join(self.cfg.data, split)
+        check_indexed_split(prefix + ".tokens", len(self.dictionary), os.path.join(self.cfg.data, DICT_FILE))
+        check_indexed_split(prefix + ".spans")
         tokens = data_utils.load_indexed_dataset(prefix + ".tokens", None, dataset_impl="mmap")
         spans = data_utils.load_indexed_dataset(prefix + ".spans", None, dataset_impl="mmap")
         if tokens is None or spans is None:
