@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fine-tune a pre-trained checkpoint on one GLUE task with fairseq's sentence_prediction, then
+# Fine-tune a pre-trained checkpoint on one GLUE task (task sentence_prediction_ir: fairseq's
+# sentence_prediction with length-grouped batches, GROUP_BY_LENGTH=0 for a random order), then
 # write dev_metrics.json, dev_predictions.tsv and the test submission files (ir-fairseq glue-predict).
 #
 #   bash scripts/finetune_glue.sh TASK CHECKPOINT TASK_BIN SAVE_DIR [extra fairseq-train args]
@@ -23,18 +24,18 @@ read -r D_LR D_BATCH D_EPOCHS CLASSES <<< "$DEFAULTS"
 LR="${LR:-$D_LR}"; BATCH="${BATCH:-$D_BATCH}"; EPOCHS="${EPOCHS:-$D_EPOCHS}"
 SEED="${SEED:-1}"; WARMUP_RATIO="${WARMUP_RATIO:-0.1}"; WEIGHT_DECAY="${WEIGHT_DECAY:-0.01}"
 SWEEP="${SWEEP:-0}"; SUBMISSION="${SUBMISSION:-1}"  # SUBMISSION=0: dev only, no test-set files
+GROUP_BY_LENGTH="${GROUP_BY_LENGTH:-1}"; GROUP=(); [ "$GROUP_BY_LENGTH" = 1 ] && GROUP=(--group-by-length)
 PREDICT_ARGS=(); [ "$SUBMISSION" = 0 ] && PREDICT_ARGS=(--no-submission)
 LRS="${LRS:-8e-6 1e-5 2e-5 3e-5}"; BATCHES="${BATCHES:-16 24 32}"
 EPOCHS_LIST="${EPOCHS_LIST:-2 3 4 5}"; SEEDS="${SEEDS:-1 2 3}"
 [ -f "$CHECKPOINT" ] || { echo "ir_fairseq: error: checkpoint not found: $CHECKPOINT" >&2; exit 1; }
 [ -f "$TASK_BIN/splits.tsv" ] || { echo "ir_fairseq: error: $TASK_BIN has no splits.tsv (run scripts/preprocess_glue.sh)" >&2; exit 1; }
-echo "[finetune_glue] TASK=$TASK LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS SEED=$SEED WARMUP_RATIO=$WARMUP_RATIO WEIGHT_DECAY=$WEIGHT_DECAY SWEEP=$SWEEP SUBMISSION=$SUBMISSION"
+echo "[finetune_glue] TASK=$TASK LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS SEED=$SEED WARMUP_RATIO=$WARMUP_RATIO WEIGHT_DECAY=$WEIGHT_DECAY SWEEP=$SWEEP SUBMISSION=$SUBMISSION GROUP_BY_LENGTH=$GROUP_BY_LENGTH"
 
 ARCH_FLAGS="$("$PY" -m ir_fairseq model-flags "$CHECKPOINT")"
 read -r -a ARCH <<< "$ARCH_FLAGS"
 METRIC_FLAGS="$("$PY" -m ir_fairseq glue-task "$TASK" metric-flags)"
 read -r -a METRIC <<< "$METRIC_FLAGS"
-"$PY" -m ir_fairseq check-data "$TASK_BIN" >/dev/null  # damaged or mismatched binarized files: one line, before any work
 TRAIN_ROWS=$(awk -F'\t' '$1=="train" {print $3}' "$TASK_BIN/splits.tsv")
 DEVICE=(); "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || DEVICE=(--cpu)
 
@@ -45,14 +46,17 @@ run_one() {  # lr batch epochs seed dir [extra]
   mkdir -p "$dir"
   "$PY" -m fairseq_cli.train "$TASK_BIN" --user-dir "$ROOT/ir_fairseq" "${ARCH[@]}" \
     --restore-file "$CHECKPOINT" --reset-optimizer --reset-dataloader --reset-meters \
-    --reset-lr-scheduler --task sentence_prediction --criterion sentence_prediction \
+    --reset-lr-scheduler --task sentence_prediction_ir "${GROUP[@]}" --criterion sentence_prediction \
     --num-classes "$CLASSES" --init-token 0 --separator-token 2 --shorten-method truncate \
     --batch-size "$batch" --optimizer adam --adam-betas "(0.9,0.98)" --adam-eps 1e-6 \
     --weight-decay "$WEIGHT_DECAY" --lr "$lr" --lr-scheduler polynomial_decay \
     --warmup-updates "$warmup" --total-num-update "$updates" --max-epoch "$epochs" \
     --seed "$seed" --save-dir "$dir" --no-epoch-checkpoints --no-last-checkpoints \
     --log-format json --log-interval 50 --no-progress-bar "${METRIC[@]}" "${DEVICE[@]}" "$@" \
-    > "$dir/train.log" 2>&1 || { tail -5 "$dir/train.log" >&2; return 1; }
+    > "$dir/train.log" 2>&1 || {
+      last="$(tail -1 "$dir/train.log")"  # the plugin's one-line errors alone, anything else with context
+      if [[ "$last" == "ir_fairseq: error:"* ]]; then echo "$last" >&2; else tail -5 "$dir/train.log" >&2; fi
+      return 1; }
   "$PY" -m ir_fairseq glue-predict "$dir/checkpoint_best.pt" "$TASK" "$TASK_BIN" "$dir" "${PREDICT_ARGS[@]}" > "$dir/predict.log" 2>&1 \
     || { tail -5 "$dir/predict.log" >&2; return 1; }
 }

@@ -6,7 +6,8 @@
 #
 # SQUAD_BIN: from scripts/preprocess_squad.sh (default squad-bin); SAVE_DIR default
 # checkpoints-squad. Environment: LR (3e-5), BATCH (32 windows), EPOCHS (2), WARMUP_RATIO (0.1),
-# WEIGHT_DECAY (0.01), ADAM_BETAS ("(0.9,0.999)"), SEED (1), PREDICT (1). The model after the last
+# WEIGHT_DECAY (0.01), ADAM_BETAS ("(0.9,0.999)"), SEED (1), PREDICT (1), GROUP_BY_LENGTH (1:
+# length-grouped batches, shuffled every epoch; 0: a random order). The model after the last
 # epoch (SAVE_DIR/checkpoint_last.pt) is the one evaluated, as in the standard recipe; SAVE_DIR gets
 # dev_predictions.json, dev_nbest.json and dev_metrics.json (official EM/F1). The schedule assumes
 # one process and no --update-freq; extra args come last, so --total-num-update/--warmup-updates
@@ -25,9 +26,10 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 LR="${LR:-3e-5}"; BATCH="${BATCH:-32}"; EPOCHS="${EPOCHS:-2}"; SEED="${SEED:-1}"
 WARMUP_RATIO="${WARMUP_RATIO:-0.1}"; WEIGHT_DECAY="${WEIGHT_DECAY:-0.01}"
 ADAM_BETAS="${ADAM_BETAS:-(0.9,0.999)}"; PREDICT="${PREDICT:-1}"
+GROUP_BY_LENGTH="${GROUP_BY_LENGTH:-1}"; GROUP=(); [ "$GROUP_BY_LENGTH" = 1 ] && GROUP=(--group-by-length)
 [ -f "$CHECKPOINT" ] || { echo "ir_fairseq: error: checkpoint not found: $CHECKPOINT" >&2; exit 1; }
 [ -f "$SQUAD_BIN/squad_meta.json" ] || { echo "ir_fairseq: error: $SQUAD_BIN has no squad_meta.json (run scripts/preprocess_squad.sh)" >&2; exit 1; }
-echo "[finetune_squad] CHECKPOINT=$CHECKPOINT SQUAD_BIN=$SQUAD_BIN SAVE_DIR=$SAVE_DIR LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS WARMUP_RATIO=$WARMUP_RATIO WEIGHT_DECAY=$WEIGHT_DECAY ADAM_BETAS=$ADAM_BETAS SEED=$SEED PREDICT=$PREDICT"
+echo "[finetune_squad] CHECKPOINT=$CHECKPOINT SQUAD_BIN=$SQUAD_BIN SAVE_DIR=$SAVE_DIR LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS WARMUP_RATIO=$WARMUP_RATIO WEIGHT_DECAY=$WEIGHT_DECAY ADAM_BETAS=$ADAM_BETAS SEED=$SEED PREDICT=$PREDICT GROUP_BY_LENGTH=$GROUP_BY_LENGTH"
 
 meta() {  # a value of squad_meta.json, e.g. meta splits train features
   "$PY" -c "import json, sys; v = json.load(open(sys.argv[1]))
@@ -44,7 +46,7 @@ echo "[finetune_squad] $FEATURES training windows: $UPDATES updates, $WARMUP war
 mkdir -p "$SAVE_DIR"
 "$PY" -m fairseq_cli.train "$SQUAD_BIN" --user-dir "$ROOT/ir_fairseq" "${ARCH[@]}" \
   --restore-file "$CHECKPOINT" --reset-optimizer --reset-dataloader --reset-meters --reset-lr-scheduler \
-  --task squad_span --criterion squad_span --batch-size "$BATCH" \
+  --task squad_span "${GROUP[@]}" --criterion squad_span --batch-size "$BATCH" \
   --optimizer adam --adam-betas "$ADAM_BETAS" --adam-eps 1e-6 --weight-decay "$WEIGHT_DECAY" \
   --lr "$LR" --lr-scheduler polynomial_decay --warmup-updates "$WARMUP" --total-num-update "$UPDATES" \
   --max-epoch "$EPOCHS" --seed "$SEED" --save-dir "$SAVE_DIR" --no-epoch-checkpoints \

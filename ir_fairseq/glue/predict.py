@@ -36,7 +36,7 @@ def read_lines(path):
 
 def load_finetuned(checkpoint, task_bin):
     ckpt = Checkpoint.read(checkpoint)
-    if ckpt.task_name != "sentence_prediction":
+    if ckpt.task_name not in ("sentence_prediction", "sentence_prediction_ir"):
         raise IRUserError(f"{checkpoint} was trained with task {ckpt.task_name!r}, not sentence_prediction: "
                           "pass the fine-tuned checkpoint_best.pt of finetune_glue.sh")
     model, task = ckpt.load_model(arg_overrides={"data": task_bin})

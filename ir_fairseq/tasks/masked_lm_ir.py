@@ -19,30 +19,23 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 from omegaconf import II
 
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.data.word_starts import detect_word_start_style
 from ir_fairseq.data.indexed_files import check_indexed_split
-from ir_fairseq.tasks.resume_checks import check_training_checkpoint, configured
-from ir_fairseq.tasks.save_dir_lock import lock_save_dir
-from ir_fairseq.tasks.worker_watchdog import start_worker_watchdog
+from ir_fairseq.data.word_starts import detect_word_start_style
+from ir_fairseq.tasks.resume_checks import check_training_checkpoint
+from ir_fairseq.tasks.run_guards import GuardedTraining, RunGuardsConfig
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
-class MaskedLMIRConfig(MaskedLMConfig):
+class MaskedLMIRConfig(MaskedLMConfig, RunGuardsConfig):
     overwrite_save_dir: bool = field(
         default=False,
         metadata={"help": "train afresh in a --save-dir whose checkpoint_last.pt belongs to a "
                   "different run (another task, architecture or dictionary): its checkpoints "
                   "are moved to a dated sub-folder, never deleted"},
     )
-    worker_heartbeat_timeout: float = field(
-        default=30.0,
-        metadata={"help": "with several workers, stop the job (exit status 1, naming the rank) "
-                  "when a worker has sent no heartbeat for this many seconds; 0 turns it off"},
-    )
     # read (not set) from fairseq's checkpoint options, to check the checkpoint before loading
-    save_dir: str = II("checkpoint.save_dir")
     restore_file: str = II("checkpoint.restore_file")
 
 
@@ -61,21 +54,14 @@ def check_data_dirs(data: str) -> None:
 
 
 @register_task("masked_lm_ir", dataclass=MaskedLMIRConfig)
-class MaskedLMIRTask(MaskedLMTask):
+class MaskedLMIRTask(GuardedTraining, MaskedLMTask):
     cfg: MaskedLMIRConfig
 
     @classmethod
     def setup_task(cls, cfg: MaskedLMIRConfig, **kwargs):
         check_data_dirs(cfg.data)
-        start_worker_watchdog(cfg.worker_heartbeat_timeout)
+        cls.start_guards(cfg)
         return super().setup_task(cfg, **kwargs)
-
-    def begin_epoch(self, epoch, model):
-        # fairseq-train calls this before the first update and nothing in-process does, so the
-        # lock covers training runs only (building a model in a notebook locks nothing)
-        if configured(self.cfg.save_dir):
-            lock_save_dir(self.cfg.save_dir, dist.get_rank() if dist.is_initialized() else 0)
-        super().begin_epoch(epoch, model)
 
     @property
     def args(self):

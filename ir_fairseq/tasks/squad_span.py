@@ -27,7 +27,6 @@ from fairseq.data import (
     SortDataset,
     data_utils,
 )
-from fairseq.dataclass import FairseqDataclass
 from fairseq.tasks import FairseqTask, register_task
 from omegaconf import II, MISSING
 
@@ -35,8 +34,10 @@ from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import DICT_FILE, load_dictionary
 from ir_fairseq.data.indexed_files import check_indexed_split
+from ir_fairseq.data.length_grouping import group_by_length
 from ir_fairseq.models.span_head import DEFAULT_HEAD_NAME, register_span_head
 from ir_fairseq.tasks.resume_checks import configured
+from ir_fairseq.tasks.run_guards import GuardedTraining, RunGuardsConfig
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ META_FILE = "squad_meta.json"  # window settings and counts, written by ir-fairs
 
 
 @dataclass
-class SquadSpanConfig(FairseqDataclass):
+class SquadSpanConfig(RunGuardsConfig):
     data: str = field(default=MISSING, metadata={
         "help": "folder written by scripts/preprocess_squad.sh (dict.txt, squad_meta.json, "
                 "{split}.tokens and {split}.spans)"})
@@ -54,6 +55,8 @@ class SquadSpanConfig(FairseqDataclass):
         "help": "hidden layer of the span head; 0 (default) is BERT's single linear layer "
                 "hidden -> (start, end)"})
     no_shuffle: bool = field(default=False, metadata={"help": "keep the training features in file order"})
+    group_by_length: bool = field(default=False, metadata={
+        "help": "form batches from length-sorted windows and let fairseq shuffle the batches every epoch"})
     seed: int = II("common.seed")
     # read (not set) from fairseq's checkpoint options, to check the checkpoint before loading
     restore_file: str = II("checkpoint.restore_file")
@@ -82,7 +85,7 @@ class SpanTargetDataset(BaseWrapperDataset):
 
 
 @register_task("squad_span", dataclass=SquadSpanConfig)
-class SquadSpanTask(FairseqTask):
+class SquadSpanTask(GuardedTraining, FairseqTask):
     cfg: SquadSpanConfig
 
     def __init__(self, cfg, dictionary, meta):
@@ -93,6 +96,7 @@ class SquadSpanTask(FairseqTask):
     @classmethod
     def setup_task(cls, cfg, **kwargs):
         meta = read_meta(cfg.data)
+        cls.start_guards(cfg)
         dictionary = load_dictionary(os.path.join(cfg.data, DICT_FILE))
         logger.info("dictionary: %d types; windows: max length %s, doc stride %s, max query length %s",
                     len(dictionary), meta.get("max_length"), meta.get("doc_stride"), meta.get("max_query_length"))
@@ -126,6 +130,8 @@ class SquadSpanTask(FairseqTask):
         if not self.cfg.no_shuffle:
             with data_utils.numpy_seed(self.cfg.seed):
                 dataset = SortDataset(dataset, sort_order=[np.random.permutation(len(dataset))])
+            if self.cfg.group_by_length:
+                dataset = group_by_length(dataset, tokens.sizes)
         logger.info("loaded %s: %d features", split, len(dataset))
         self.datasets[split] = dataset
         return dataset
