@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TINY_MODEL, fairseq_train, free_port, json_log_records
+from conftest import ROOT, TINY_MODEL, fairseq_train, free_port, json_log_records, run_tool
 from test_distributed import children
 from test_reliability import assert_same_records, by_update, train_command
 
@@ -214,3 +214,15 @@ def test_recipe_stops_the_job_when_a_training_worker_dies(corpus, tmp_path):
     assert "ir_fairseq: error: rank 1 exited with status 137; stopped the other ranks" in output
     assert time.time() - killed < 60
     assert not os.path.exists(f"/proc/{ranks['0']}")
+
+
+def test_check_data_command_reports_whole_pairs_and_names_a_damaged_one(data_copy):
+    proc = run_tool("check-data", [data_copy])
+    assert proc.stdout.strip() == f"[check-data] {data_copy}: 2 binarized pairs are whole and fit their dict.txt"
+    truncate(data_copy / "valid.bin", 100)
+    proc = run_tool("check-data", [data_copy], check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().startswith(f"ir_fairseq: error: {data_copy}/valid.bin is 100 bytes")
+    empty = data_copy / "empty"
+    empty.mkdir()
+    proc = run_tool("check-data", [empty], check=False)
+    assert proc.stderr.strip() == f"ir_fairseq: error: {empty} holds no binarized data (.idx/.bin pairs)"

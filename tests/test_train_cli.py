@@ -1,9 +1,11 @@
 """fairseq-train itself, with --user-dir: train, log, save, reload, resume, tensorboard."""
 import glob
+import math
 import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from conftest import ROOT, fairseq_train, json_log_records
@@ -73,3 +75,20 @@ def test_user_dir_of_a_pip_installed_copy(corpus, tmp_path):
     log = proc.stderr + proc.stdout
     assert f"'user_dir': '{installed}'" in log
     assert json_log_records(log, "train_inner")
+
+
+@pytest.mark.parametrize("flags, saved", [
+    (("--ir-normalize", "standardize"), {"ir_normalize": "standardize"}),
+    (("--ecp-target", "restored", "--dpp-grad", "none", "--ir-target-dropout"),  # the released objective
+     {"ecp_target": "restored", "dpp_grad": "none", "ir_target_dropout": True}),
+    (("--dpp-baseline", "argmax"), {"dpp_baseline": "argmax"}),
+])
+def test_penalty_options_train_through_fairseq_train(corpus, tmp_path, flags, saved):
+    proc = fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "3", *flags)
+    log = proc.stderr + proc.stdout
+    for kind in ("train_inner", "valid"):
+        record = json_log_records(log, kind)[-1]
+        assert IR_KEYS <= set(record)
+        assert all(math.isfinite(float(record[key])) for key in IR_KEYS), (kind, record)
+    criterion = torch.load(tmp_path / "ck" / "checkpoint_last.pt", map_location="cpu")["cfg"]["criterion"]
+    assert {name: criterion[name] for name in saved} == saved

@@ -52,7 +52,8 @@ def load_json(path, what="SQuAD file"):
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        ends_early = e.pos >= len(text.rstrip())
+        # an unterminated string reaches the end of the file (JSON strings cannot hold a newline)
+        ends_early = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
         raise IRUserError(f"{path} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
                           + (" (the file ends early: truncated?)" if ends_early else "")) from None
 
