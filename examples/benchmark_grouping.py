@@ -14,6 +14,7 @@ steps (its non-pad tokens / ``wps``: no start-up or validation), and the dev sco
 """
 import argparse
 import json
+import logging
 import os
 import random
 import shutil
@@ -103,6 +104,7 @@ def main(argv=None):
     parser.add_argument("--generated-rows", type=int, default=400, help="training rows of a generated task")
     parser.add_argument("--work-dir", default="benchmark_grouping_work")
     args = parser.parse_args(argv)
+    logging.getLogger("fairseq").setLevel(logging.WARNING)  # the table is the output
     work = os.path.abspath(args.work_dir)
     rows = []
     for name in args.tasks:
