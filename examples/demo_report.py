@@ -9,7 +9,8 @@ import sys
 from ir_fairseq.common.fairseq_logs import read_json_records
 from ir_fairseq.common.tables import markdown_table
 
-HEADER = ["pre-training", "valid MLM loss (bits)", "valid MLM acc %", "valid ECP", "valid DPP", "s/update"]
+HEADER = ["pre-training", "valid MLM loss (bits)", "valid MLM acc %", "valid ECP", "valid DPP",
+          "target_entropy (nats)", "s/update"]
 
 
 def seconds_per_update(log_path):
@@ -21,18 +22,19 @@ def seconds_per_update(log_path):
 
 def main(work_dir):
     rows, times = [], []
-    for name in ("masked_lm", "instance_reg"):
-        spu = seconds_per_update(f"{work_dir}/pretrain_{name}.log")
+    for name in ("no_pretraining", "masked_lm", "instance_reg"):
         with open(f"{work_dir}/eval_{name}.json", encoding="utf-8") as f:
             ev = json.load(f)
-        rows.append([name, f"{ev['mlm_loss']:.3f}", f"{ev['mlm_acc']:.1f}", f"{ev['ecp']:.4f}",
-                     f"{ev['dpp']:.4f}", f"{spu:.3f}"])
+        spu = None if name == "no_pretraining" else seconds_per_update(f"{work_dir}/pretrain_{name}.log")
+        rows.append([name, f"{ev['mlm_loss']:.3f}", f"{ev['mlm_acc']:.1f}", f"{ev['ecp']:.4f}", f"{ev['dpp']:.4f}",
+                     f"{ev['target_entropy']:.2f} of {ev['log_hidden_dim']:.2f}", "–" if spu is None else f"{spu:.3f}"])
         times.append(spu)
     print()
     print(markdown_table(HEADER, rows))
-    print(f"\nIR / MLM time per update: {times[1] / times[0]:.2f}x")
-    print("ECP/DPP of both models are measured the same way (ir-fairseq evaluate: eval mode, same "
-          "masks); the masked_lm model never trained on them.\n\nFine-tuned, dev set:\n")
+    print(f"\nIR / MLM time per update: {times[2] / times[1]:.2f}x")
+    print("ECP/DPP/target_entropy of every model are measured the same way (ir-fairseq evaluate: eval "
+          "mode, same masks); only instance_reg trained on them; no_pretraining is the random "
+          "initialisation.\n\nFine-tuned, dev set:\n")
 
 
 if __name__ == "__main__":
