@@ -113,7 +113,7 @@ if [ -f "$SAVE_DIR/vocab.txt" ] || [ -f "$SAVE_DIR/spm.model" ]; then
   fi
 fi
 ARGS+=("${BPE[@]}" "$@")  # extra arguments last: they override the recipe's
-if [ "$WORLD" = 1 ]; then
+if [ "$WORLD" = 1 ] && [ "${LAUNCHER:-}" != torchrun ]; then  # LAUNCHER=torchrun: torchrun even for one GPU
   exec "$PY" -m fairseq_cli.train "${ARGS[@]}"
 fi
 if [ $ON_GPU = 1 ]; then  # fairseq reads torchrun's env:// variables and picks its GPU
