@@ -195,6 +195,7 @@ def test_preprocess_writes_fairseq_datasets_and_a_model_folder(finetuned):
 def test_finetune_trains_logs_and_scores_the_dev_slice(finetuned, squad_files):
     log = (finetuned["save"] / "train.log").read_text()
     assert '"train_start_acc"' in log and '"valid_span_acc"' in log and '"train_num_updates": "3"' in log
+    assert "'group_by_length': True" in log  # the recipe's default (GROUP_BY_LENGTH=1)
     first = finetuned["stdout"].splitlines()[0]
     assert first.startswith("[finetune_squad] CHECKPOINT=") and "LR=3e-5 BATCH=8 EPOCHS=2 WARMUP_RATIO=0.1" in first
     dev = read_squad(squad_files.dev)[:QUESTIONS]
