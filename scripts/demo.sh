@@ -31,9 +31,9 @@ done
 WORK="${WORK:-$ROOT/demo_work}"
 UPDATES="${UPDATES:-400}"
 FINETUNE_EPOCHS="${FINETUNE_EPOCHS:-8}"
-# a small model pre-trained from scratch for minutes needs a far larger fine-tuning step than the
-# paper's grid (8e-6..3e-5, meant for BERT/ELECTRA base): at 1e-4 for 3 epochs every model stayed
-# at the majority class; 1e-3 for 8 epochs learns the review task (README, Demo result)
+# a small model pre-trained from scratch for minutes needs a far larger fine-tuning step and more
+# epochs than the paper's grid (8e-6..3e-5, meant for BERT/ELECTRA base); README's Demo result
+# gives what was measured
 FINETUNE_LR="${FINETUNE_LR:-1e-3}"
 FINETUNE_BATCH="${FINETUNE_BATCH:-16}"
 LAYERS="${LAYERS:-4}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU check (../shared/GPU.md): one script that, on a machine with one CUDA GPU, no network
 # and Python 3.12, installs fairseq from wheels carried in the working tree (.whl/, ignored by
-# git) and, in about 8 minutes, runs and checks:
+# git) and, sized for about 8 minutes, runs and checks:
 #   1. masked_lm_ir + instance_reg at roberta_base size with --fp16 and with --bf16, a few hundred
 #      updates each: no NaN/inf in loss, ECP, DPP; the loss falls;
 #   2. pretrain_ir.sh through torchrun (LAUNCHER=torchrun) with --ddp-backend pytorch_ddp, 1 GPU;

@@ -51,6 +51,12 @@ def run_tool(command, args, **kwargs):
     return run_cli("ir_fairseq", [command, *map(str, args)], **kwargs)
 
 
+def folder_digest(folder):
+    """relative path -> bytes of every file under folder: "nothing on disk changed" checks."""
+    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
+            for root, _, names in os.walk(folder) for name in names}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

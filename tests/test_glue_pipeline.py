@@ -10,7 +10,7 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-from conftest import ROOT, SHARED, fairseq_train, real_data, run_tool
+from conftest import ROOT, SHARED, fairseq_train, folder_digest, real_data, run_tool
 from ir_fairseq.glue.files import read_split
 from ir_fairseq.glue.prepare import is_complete, prepare
 from ir_fairseq.glue.tasks import get_task
@@ -200,12 +200,6 @@ def test_a_bin_made_for_another_row_cap_is_redone(generated_glue, model_dir, tmp
     assert proc.returncode == 1 and "has no prepare.json" in proc.stderr
     run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="30")
     assert is_complete(task_bin, 30) and binarised_train_rows(task_bin) == 30
-
-
-def folder_digest(folder):
-    """relative path -> bytes of every file under folder."""
-    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
-            for root, _, names in os.walk(folder) for name in names}
 
 
 def copy_task(generated_glue, tmp_path):

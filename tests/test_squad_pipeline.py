@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 import ir_fairseq.tasks.squad_span  # noqa: F401  (registers the task and criterion)
-from conftest import ROOT, TINY_MODEL, TINY_TRAINING, run_cli, run_tool
+from conftest import ROOT, TINY_MODEL, TINY_TRAINING, folder_digest, run_cli, run_tool
 from ir_fairseq.criterions.squad_span import SquadSpanCriterion
 from ir_fairseq.pretraining import spm
 from ir_fairseq.squad.data import load_squad_dict, read_squad, write_squad
@@ -274,11 +274,6 @@ def test_user_errors_are_one_line(model_dir, finetuned, squad_files, windows, tm
     proc = run_tool("squad-predict", [finetuned["checkpoint"], squad_files.dev, "--model-dir", other, "--limit", "2"],
                     check=False)
     assert_one_line_error(proc, "does not match the embeddings of")
-
-
-def folder_digest(folder):
-    return {os.path.relpath(os.path.join(root, name), folder): open(os.path.join(root, name), "rb").read()
-            for root, _, names in os.walk(folder) for name in names}
 
 
 @pytest.mark.parametrize("damage, message", [
