@@ -19,19 +19,18 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
-import sys
 import time
 
 from ir_fairseq.common.comparison import seed_spread_verdict
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common import experiments
+from ir_fairseq.common.experiments import (ARM_COLORS, Progress, default_shared_data, evaluate_checkpoint,
+                                           finetune_glue, pyplot, recipe, write_report)
 from ir_fairseq.common.fairseq_logs import curve, read_json_records
-from ir_fairseq.common.files import atomic_output
 from ir_fairseq.common.tables import format_mean_std, write_table
 from ir_fairseq.glue.prepare import is_complete
-from ir_fairseq.glue.tasks import COLUMN_METRIC, get_task, read_score
+from ir_fairseq.glue.tasks import COLUMN_METRIC, get_task
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name -> (pretrain_ir.sh environment, extra fairseq arguments, label in the tables)
 VARIANTS = {
@@ -76,25 +75,7 @@ SCALES = {
 }
 
 
-def log(message):
-    print(f"[reproduce_small {time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def run(cmd, env_extra=None, log_path=None):
-    env = dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"))
-    env.update(env_extra or {})
-    with open(log_path, "a", encoding="utf-8") if log_path else open(os.devnull, "w") as out:
-        proc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-    if proc.returncode != 0:
-        tail = ""
-        if log_path:
-            with open(log_path, encoding="utf-8") as f:
-                tail = f.read()[-3000:]
-        raise IRUserError(f"{' '.join(map(str, cmd[:3]))} failed ({proc.returncode}); log {log_path}\n{tail}")
-
-
-def bash(script, *args, env=None, log_path=None):
-    run(["bash", os.path.join(ROOT, "scripts", script), *map(str, args)], env, log_path)
+log = Progress("reproduce_small")
 
 
 def corpus_inputs(corpus, limit):
@@ -113,7 +94,7 @@ def prepare_data(scale, args, work):
     if os.path.exists(data_dir):  # an interrupted preparation: start it again cleanly
         shutil.rmtree(data_dir)
     log(f"preparing the corpus ({args.corpus}) with a {scale['vocab']}-piece sentencepiece model")
-    bash("prepare_pretrain_data.sh", data_dir, *corpus_inputs(args.corpus, scale["corpus_files"]),
+    recipe("prepare_pretrain_data.sh", data_dir, *corpus_inputs(args.corpus, scale["corpus_files"]),
          env={"VOCAB": str(scale["vocab"]), "SHARDS": "1", "VALID_DOCS": "20"},
          log_path=os.path.join(work, "prepare_data.log"))
     open(os.path.join(data_dir, "done"), "w").close()
@@ -133,7 +114,7 @@ def pretrain(scale, variant, seed, data_dir, work):
                     TOKENS=str(scale["tokens"]), BATCH=str(scale["batch"]), TOTAL_BATCH=str(scale["batch"]),
                     PRECISION="fp32", SEED=str(seed), LOG_INTERVAL="10", GPUS="1",
                     SAVE_INTERVAL_UPDATES=str(scale["updates"] // scale["curve_points"]))
-    bash("pretrain_ir.sh", "--encoder-layers", scale["layers"], "--encoder-embed-dim", scale["dim"],
+    recipe("pretrain_ir.sh", "--encoder-layers", scale["layers"], "--encoder-embed-dim", scale["dim"],
          "--encoder-ffn-embed-dim", scale["ffn"], "--encoder-attention-heads", scale["heads"],
          "--max-positions", scale["tokens"], "--keep-interval-updates", "-1",
          "--data-buffer-size", "0", "--num-workers", "0", *extra,
@@ -149,18 +130,8 @@ def evaluate_penalties(save_dir, data_dir, mask_prob=0.15, checkpoint="checkpoin
         suffix += f"_{normalize}"
     if checkpoint != "checkpoint_last.pt":
         suffix += "_" + os.path.splitext(checkpoint)[0]
-    path = os.path.join(save_dir, f"valid_penalties{suffix}.json")
-    if not os.path.isfile(path):
-        out = subprocess.run([sys.executable, "-m", "ir_fairseq", "evaluate",
-                              os.path.join(save_dir, checkpoint), os.path.join(data_dir, "shard0"),
-                              "--mask-prob", str(mask_prob), "--ir-normalize", normalize],
-                             capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="2"))
-        if out.returncode != 0:
-            raise IRUserError(f"evaluating {save_dir} failed:\n{out.stderr[-2000:]}")
-        with atomic_output(path) as f:
-            f.write(out.stdout.strip().splitlines()[-1])
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+    return evaluate_checkpoint(os.path.join(save_dir, checkpoint), os.path.join(data_dir, "shard0"),
+                               os.path.join(save_dir, f"valid_penalties{suffix}.json"), mask_prob, normalize)
 
 
 def glue_bins(scale, args, data_dir, work):
@@ -171,7 +142,7 @@ def glue_bins(scale, args, data_dir, work):
         rows = scale["max_train_rows"].get(task)
         if not is_complete(task_bin, rows):  # never made, interrupted, or made for another cap
             log(f"preprocessing GLUE {task}")
-            bash("preprocess_glue.sh", args.glue, task, data_dir, out,
+            recipe("preprocess_glue.sh", args.glue, task, data_dir, out,
                  env={"MAX_TRAIN_ROWS": str(rows) if rows else ""},
                  log_path=os.path.join(work, f"preprocess_{task}.log"))
         bins[task] = task_bin
@@ -179,18 +150,7 @@ def glue_bins(scale, args, data_dir, work):
 
 
 def finetune(scale, task, checkpoint, task_bin, save_dir):
-    metrics_path = os.path.join(save_dir, "dev_metrics.json")
-    if not os.path.isfile(metrics_path):
-        os.makedirs(save_dir, exist_ok=True)
-        bash("finetune_glue.sh", task, checkpoint, task_bin, save_dir, "--num-workers", "0",
-             env={"LR": str(scale["ft_lr"]), "BATCH": str(scale["ft_batch"]), "EPOCHS": str(scale["ft_epochs"]),
-                  "SEED": "1", "SUBMISSION": "0"},
-             log_path=os.path.join(save_dir, "finetune.log"))
-        # fine-tuned weights are not needed once scored; keep the disk use small
-        for name in ("checkpoint_best.pt", "checkpoint_last.pt"):
-            if os.path.exists(os.path.join(save_dir, name)):
-                os.remove(os.path.join(save_dir, name))
-    return read_score(get_task(task), metrics_path)
+    return finetune_glue(task, checkpoint, task_bin, save_dir, scale["ft_lr"], scale["ft_batch"], scale["ft_epochs"])
 
 
 def training_curve(save_dir):
@@ -201,19 +161,6 @@ def training_curve(save_dir):
 def ir_vs_mlm_verdicts(scores, columns):
     """Whether IR - MLM exceeds the seed spread, per column."""
     return [seed_spread_verdict(column, scores["ir"][column], scores["mlm"][column]) for column in columns]
-
-
-def pyplot():
-    """matplotlib's pyplot on the file-only backend, without its debug logging."""
-    import logging
-
-    import matplotlib
-
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def plot(results_dir, curves, curve_scores, scale):
@@ -257,12 +204,6 @@ def scale_line(scale):
             f"{'part of ' if scale['corpus_files'] else ''}the real Wikipedia corpus; pre-training seeds "
             f"{scale['main_seeds']} for MLM, IR and IR + standardize, seed {scale['main_seeds'][0]} for "
             "the other arms.")
-
-
-def write_report(results_dir, lines):
-    with open(os.path.join(results_dir, "README.md"), "w", encoding="utf-8") as f:
-        f.write("\n".join(lines) + "\n")
-    print("\n".join(lines))
 
 
 def penalty_runs(scale):
@@ -339,31 +280,15 @@ def penalty_study(scale, save_dirs, data_dir, results_dir):
 
 
 def plot_target_entropy(results_dir, curves, mlm_curve, log_c):
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    colors = dict(zip(dict.fromkeys(v for v, _ in curves), plt.cm.tab10.colors[1:]))
-    for (variant, seed), points in sorted(curves.items()):
-        if points:
-            xs, ys = zip(*points)
-            first = seed == min(s for v, s in curves if v == variant)
-            label = VARIANTS[variant][2] + (" (of the standardized Ĥ)" if variant == "ir_standardize" else "")
-            ax.plot(xs, ys, color=colors[variant], alpha=0.85 if first else 0.4, label=label if first else None)
-    xs, ys = zip(*mlm_curve)
-    ax.plot(xs, ys, marker="o", color="tab:blue", label=VARIANTS["mlm"][2] + " (held-out)")
-    ax.axhline(log_c, color="grey", linestyle=":", label="log C (uniform)")
-    ax.set_xlabel("pre-training updates")
-    ax.set_ylabel("target_entropy (nats)")
-    ax.set_title("Entropy of softmax(Ĥ) over the hidden dimension")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(results_dir, "fig_target_entropy.png")
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    arms = list(dict.fromkeys(v for v, _ in curves))
+    labels = {v: VARIANTS[v][2] + (" (of the standardized Ĥ)" if v == "ir_standardize" else "") for v in arms}
+    return experiments.plot_target_entropy(
+        os.path.join(results_dir, "fig_target_entropy.png"), curves, labels, dict(zip(arms, ARM_COLORS)),
+        mlm_curve, VARIANTS["mlm"][2] + " (held-out)", log_c, "pre-training updates")
 
 
 def main(argv=None):
-    default_shared = os.environ.get("IR_FAIRSEQ_SHARED_DATA") or os.path.join(os.path.dirname(ROOT), "shared", "data")
+    default_shared = default_shared_data()
     parser = argparse.ArgumentParser(prog="reproduce_small", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer updates, seeds and tasks: a smoke run")
     parser.add_argument("--results-dir", default=os.environ.get("RESULTS_DIR", "results"))

@@ -1,9 +1,10 @@
 """The reporting services every experiment uses: result tables (markdown + CSV, mean ± std over
-seeds) and the verdict on a difference against the spread over seeds."""
+seeds), the verdict on a difference against the spread over seeds, and the plots."""
 import csv
 import math
 
 from ir_fairseq.common.comparison import seed_spread_verdict
+from ir_fairseq.common.experiments import plot_target_entropy
 from ir_fairseq.common.tables import format_mean_std, markdown_table, mean_std, write_table
 
 
@@ -39,3 +40,12 @@ def test_mean_and_std_over_seeds():
     assert format_mean_std([1.0, 2.0], digits=1) == "1.5 ± 0.7"
     mean, std = mean_std([4.0])
     assert mean == 4.0 and math.isnan(std)
+
+
+def test_target_entropy_plot_is_a_png_with_every_seed(tmp_path):
+    live = {("ir", 1): [(5, 4.0), (10, 2.0)], ("ir", 2): [(5, 4.1), (10, 3.0)], ("ir_standardize", 1): [(5, 4.5)]}
+    path = plot_target_entropy(str(tmp_path / "entropy.png"), live, {"ir": "IR", "ir_standardize": "IR + std"},
+                               {"ir": "tab:red", "ir_standardize": "tab:green"}, [(0, 4.4), (10, 4.3)],
+                               "MLM (held-out)", 4.85, "updates")
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"

@@ -95,6 +95,16 @@ class Checkpoint:
             flags += [flag] if value is True else [flag, str(value)]
         return flags
 
+    def architecture_overrides(self) -> List[str]:
+        """The same as fairseq-hydra-train overrides, ``++model._name=... ++model.encoder_layers=...``
+        (``++``: set whether or not the config already has the key)."""
+        overrides = [f"++model._name={self.arch or 'roberta_base'}"]
+        for name in ARCHITECTURE_FIELDS:
+            value = self.setting("model", name)
+            if value is not None and value is not False:
+                overrides.append(f"++model.{name}={str(value).lower() if value is True else value}")
+        return overrides
+
     # -- weights -------------------------------------------------------------------------
     @property
     def weights(self) -> dict:
@@ -161,12 +171,16 @@ class Checkpoint:
 
 
 def main(argv=None):
-    """``ir-fairseq model-flags CHECKPOINT``: the fairseq-train flags of its architecture."""
+    """``ir-fairseq model-flags CHECKPOINT [--hydra]``: the fairseq-train flags (or the
+    fairseq-hydra-train overrides) of its architecture."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="ir-fairseq model-flags",
                                      description="Print the fairseq-train flags that rebuild a "
                                      "checkpoint's architecture (for fine-tuning recipes).")
     parser.add_argument("checkpoint")
+    parser.add_argument("--hydra", action="store_true",
+                        help="print fairseq-hydra-train overrides (++model._name=... ++model.KEY=VALUE)")
     args = parser.parse_args(argv)
-    print(" ".join(Checkpoint.read(args.checkpoint).architecture_flags()))
+    checkpoint = Checkpoint.read(args.checkpoint)
+    print(" ".join(checkpoint.architecture_overrides() if args.hydra else checkpoint.architecture_flags()))

@@ -4,6 +4,7 @@ fairseq prints ``... | train_inner | {"epoch": 1, "loss": ...}`` for every ``--l
 and ``... | train | {"train_loss": ...}`` / ``... | valid | {"valid_loss": ...}`` at the end of
 an epoch or validation. Records of ``train`` and ``valid`` prefix their keys with the kind;
 here the prefix is removed so every kind reads the same (``loss``, ``num_updates``, ...).
+Under fairseq-hydra-train the same records come as ``[time][train_inner][INFO] - {...}``.
 """
 import json
 from typing import Iterable, List, Union
@@ -17,10 +18,10 @@ def json_records(log: Union[str, Iterable[str]], kind: str) -> List[dict]:
         raise ValueError(f"unknown fairseq log record kind {kind!r}; expected one of {KINDS}")
     lines = log.splitlines() if isinstance(log, str) else log
     records = []
-    marker = f"| {kind} |"
+    markers = (f"| {kind} |", f"][{kind}][")  # fairseq-train's logging format, Hydra's
     for line in lines:
         start = line.find("{")
-        if start < 0 or marker not in line[:start]:
+        if start < 0 or not any(marker in line[:start] for marker in markers):
             continue
         try:
             record = json.loads(line[start:])
