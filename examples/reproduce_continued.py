@@ -309,9 +309,9 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
     table1 = write_table(os.path.join(results_dir, "table1_glue_dev"), header, [majority_row] + [
         [LABELS[m]] + [format_mean_std(scores[m][c]) for c in columns + ["Avg"]] for m in MODELS])
     comparisons = [("ir", "mlm"), ("ir_standardize", "mlm"), ("ir_standardize", "ir"), ("mlm", "base"), ("ir", "base")]
-    verdicts = [f"- {LABELS[a]} vs {LABELS[b]}: "
-                + "; ".join(seed_spread_verdict(c, scores[a][c], scores[b][c]) for c in columns + ["Avg"])
-                for a, b in comparisons]
+    verdicts = write_table(os.path.join(results_dir, "seed_spread_verdicts"), ["Difference"] + header[1:], [
+        [f"{LABELS[a]} - {LABELS[b]}"] + [seed_spread_verdict("", scores[a][c], scores[b][c]).lstrip(": ")
+                                          for c in columns + ["Avg"]] for a, b in comparisons])
     above = []
     for task in tasks:
         base_mean = statistics.mean(scores["base"][task])
@@ -358,8 +358,8 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
         "not timed).", "",
         "## Table 1 layout: GLUE dev (mean ± std over seeds)", "", table1, "",
         "Is the base above the majority class? " + "; ".join(above) + ".", "",
-        "Does a difference exceed the seed spread? (difference of means against the larger seed std; "
-        "Welch's t-test p)", "", *verdicts, "",
+        "Does a difference exceed the seed spread? Difference of means, against the larger of the "
+        "two seed standard deviations, and Welch's t-test p:", "", verdicts, "",
         "## Held-out pre-training measurements (`ir-fairseq evaluate`, 15 % masking)", "", heldout_table, "",
         *[f"- {v}" for v in loss_verdicts], "",
         "Raw ECP/DPP compare the paper's softmax of the states; standardized ones are blind to the "

@@ -194,3 +194,81 @@ def test_converter_user_errors_are_one_line_and_keep_existing_output(tmp_path):
     (occupied / "model.pt").write_bytes(b"an earlier conversion")
     assert "already exists" in fails(minilm_dir(), occupied)
     assert (occupied / "model.pt").read_bytes() == b"an earlier conversion"
+
+
+# the sentence the exported sentencepiece model used to turn into fourteen [UNK]
+FARMER = "The quiet farmer crossed the orchard by the river and the story was wonderful."
+
+
+@pytest.fixture(scope="module")
+def sentencepiece_model(corpus, tmp_path_factory):
+    """A from-scratch checkpoint of the project's own sentencepiece pipeline (the demo's kind),
+    with a dictionary that has every piece of its spm.model; its save dir holds dict.txt and
+    spm.model, as pretrain_ir.sh leaves it."""
+    from conftest import fairseq_train, run_cli
+    from ir_fairseq.convert.fast_tokenizer import sentencepiece_pieces
+
+    root = tmp_path_factory.mktemp("spm_model")
+    pieces, _ = sentencepiece_pieces(corpus["spm_model"])
+    (root / "dict.txt").write_text("".join(f"{piece} 1\n" for piece in pieces), encoding="utf-8")
+    run_cli("fairseq_cli.preprocess", [
+        "--only-source", "--srcdict", str(root / "dict.txt"), "--trainpref", str(corpus["root"] / "train.spm"),
+        "--validpref", str(corpus["root"] / "valid.spm"), "--destdir", str(root / "bin"), "--workers", "1"])
+    save_dir = root / "checkpoints"
+    fairseq_train(str(root / "bin"), str(save_dir), "--max-update", "2", "--disable-validation")
+    shutil.copy(root / "dict.txt", save_dir / "dict.txt")
+    shutil.copy(corpus["spm_model"], save_dir / "spm.model")
+    return save_dir
+
+
+def fairseq_hub(save_dir):
+    import ir_fairseq  # noqa: F401
+    from fairseq.models.roberta import RobertaModel
+
+    return RobertaModel.from_pretrained(str(save_dir), checkpoint_file="checkpoint_last.pt", bpe="sentencepiece",
+                                        sentencepiece_model=str(save_dir / "spm.model")).eval()
+
+
+def test_sentencepiece_export_tokenizes_text_into_the_fairseq_ids(sentencepiece_model, corpus, tmp_path):
+    out = tmp_path / "hf"
+    stdout = convert("convert-fairseq-to-hf", sentencepiece_model / "checkpoint_last.pt", out).stdout
+    assert "tokenizer: identical ids on" in stdout and "(0 sentencepiece pieces are not in dict.txt" in stdout
+    assert printed_max_diff(stdout) <= 1e-4
+    assert (out / "tokenizer.json").is_file() and (out / "spm.model").is_file()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    model = transformers.AutoModelForMaskedLM.from_pretrained(out).eval()
+    hub = fairseq_hub(sentencepiece_model)
+    texts = [FARMER] + (corpus["raw"] / "valid.txt").read_text(encoding="utf-8").split("\n")[:20]
+    for text in filter(None, texts):
+        expected = hub.encode(text).tolist()
+        encoded = tokenizer(text, return_tensors="pt")
+        assert encoded["input_ids"][0].tolist() == expected, text
+        if len(expected) > hub.model.max_positions():  # the tiny model's 64
+            continue
+        with torch.no_grad():
+            hf_states = model(**encoded, output_hidden_states=True).hidden_states[-1]
+            assert (hf_states - hub.extract_features(torch.tensor(expected))).abs().max().item() <= 1e-4
+    farmer = tokenizer.convert_ids_to_tokens(tokenizer(FARMER)["input_ids"])
+    assert farmer.count("[UNK]") == hub.encode(FARMER).tolist().count(hub.task.source_dictionary.unk())
+    assert farmer.count("[UNK]") < 3, farmer
+    # a pair as the GLUE recipes feed it: <s> A </s> </s> B </s>
+    pair = tokenizer("The river.", "The farmer.")["input_ids"]
+    assert pair == hub.encode("The river.", "The farmer.").tolist()
+    assert tokenizer.mask_token_id == len(hub.task.source_dictionary) - 1
+
+
+def test_sentencepiece_export_refuses_a_tokenizer_it_cannot_reproduce(sentencepiece_model, tmp_path):
+    # rename a piece the check sentences need: sentencepiece still produces it (fairseq then
+    # looks it up as <unk>) but the fast tokenizer has no id for it and segments differently
+    model_dir = tmp_path / "renamed"
+    shutil.copytree(sentencepiece_model, model_dir)
+    lines = (model_dir / "dict.txt").read_text(encoding="utf-8").split("\n")
+    index = next(i for i, line in enumerate(lines) if line.split(" ")[0] == "▁the")
+    lines[index] = lines[index].replace("▁the", "▁thezzz", 1)
+    (model_dir / "dict.txt").write_text("\n".join(lines), encoding="utf-8")
+    out = tmp_path / "hf"
+    proc = convert("convert-fairseq-to-hf", model_dir / "checkpoint_last.pt", out, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    message = proc.stderr.strip().splitlines()[-1]
+    assert message.startswith("ir_fairseq: error: the exported tokenizer differs from") and "nothing written" in message
+    assert not out.exists() or not any(p for p in out.iterdir() if not p.name.startswith("."))

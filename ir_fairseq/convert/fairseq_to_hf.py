@@ -2,11 +2,14 @@
 
     ir-fairseq convert-fairseq-to-hf CHECKPOINT OUT_DIR [--dict dict.txt] [--overwrite] [--no-verify]
 
-OUT_DIR gets config.json, model.safetensors (written by ``transformers`` itself), vocab.txt and
-tokenizer_config.json. vocab.txt lists the fairseq dictionary in id order, fairseq's specials
-renamed to BERT's ([CLS] [PAD] [SEP] [UNK] [MASK]), so ids agree without a permutation. For a
-converted WordPiece model that is a working BertTokenizer vocabulary; a sentencepiece model's
-pieces are listed for the ids only (its spm.model is copied beside them: tokenise with it).
+OUT_DIR gets config.json, model.safetensors (written by ``transformers`` itself) and a tokenizer
+that ``AutoTokenizer.from_pretrained(OUT_DIR)`` loads and that gives the ids the fairseq pipeline
+feeds the model, fairseq's specials renamed to BERT's ([CLS] [PAD] [SEP] [UNK] [MASK]) so ids
+agree without a permutation: a WordPiece model's vocab.txt (the dictionary in id order) for
+BertTokenizer; a sentencepiece model's tokenizer.json (``fast_tokenizer``: its unigram pieces in
+the dictionary's id order), with its spm.model copied beside it. Before anything is written the
+check runs real sentences and pairs through both tokenizers and both models and refuses on any
+id or hidden-state difference.
 A model with ELECTRA's narrow embeddings becomes an ``ElectraForMaskedLM`` (BERT has no
 embedding projection). Segment embeddings are written as zeros: the fairseq model has none and
 folded the type-0 row into the positions, so type-0 inputs give the same hidden states.
@@ -22,11 +25,11 @@ import torch
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import (DICT_FILE, SPM_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE,
-                                            load_dictionary, wordpiece_lowercase)
+                                            load_dictionary, load_tokenizer, wordpiece_lowercase)
+from ir_fairseq.convert import fast_tokenizer
+from ir_fairseq.convert.fast_tokenizer import BERT_SPECIALS
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
-from ir_fairseq.convert.verify import TOLERANCE, load_hf_model, publish_if_exact
-
-BERT_SPECIALS = {"<s>": "[CLS]", "<pad>": "[PAD]", "</s>": "[SEP]", "<unk>": "[UNK]", "<mask>": "[MASK]"}
+from ir_fairseq.convert.verify import SENTENCES, TOLERANCE, load_hf_model, publish_if_exact
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}
 PRETRAINING_TASKS = ("masked_lm", "masked_lm_ir")
 
@@ -143,30 +146,75 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
             raise IRUserError(f"export does not fit {config['architectures'][0]}: missing {missing[:5]}, "
                               f"unexpected {unexpected[:5]}")
         hf_model.save_pretrained(scratch)
-        write_vocab(dictionary, os.path.join(scratch, WORDPIECE_FILE))
         model_dir = os.path.dirname(dict_path)
-        lowercase = wordpiece_lowercase(model_dir)
-        with open(os.path.join(scratch, WORDPIECE_CONFIG_FILE), "w", encoding="utf-8") as f:
-            json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": lowercase,
-                       "model_max_length": config["max_position_embeddings"]}, f, indent=2)
-        if os.path.isfile(os.path.join(model_dir, SPM_FILE)):
-            shutil.copyfile(os.path.join(model_dir, SPM_FILE), os.path.join(scratch, SPM_FILE))
-        report = compare_exported(scratch, model, dictionary) if verify else None
+        missing_pieces = write_tokenizer(scratch, model_dir, dictionary, config["max_position_embeddings"])
+        report = compare_exported(scratch, model, dictionary, model_dir) if verify else None
+        if report is not None:
+            report["pieces_not_in_dict"] = missing_pieces
         publish_if_exact(report, checkpoint, scratch, out_dir)
     return config, report
 
 
-def compare_exported(hf_dir, model, dictionary):
-    """Same ids on both sides (the vocabularies agree by construction): random real-vocabulary
-    sentences, so a sentencepiece model is checked as well as a WordPiece one."""
+def write_tokenizer(hf_dir, model_dir, dictionary, max_length):
+    """The HF tokenizer files for the model folder's own tokenizer; returns the number of
+    sentencepiece pieces the dictionary lacks (None for WordPiece)."""
+    spm_path = os.path.join(model_dir, SPM_FILE)
+    if os.path.isfile(spm_path):
+        tokenizer, missing = fast_tokenizer.build(spm_path, dictionary.symbols)
+        tokenizer.save(os.path.join(hf_dir, "tokenizer.json"))
+        shutil.copyfile(spm_path, os.path.join(hf_dir, SPM_FILE))
+        settings = fast_tokenizer.tokenizer_config(max_length)
+    else:
+        write_vocab(dictionary, os.path.join(hf_dir, WORDPIECE_FILE))
+        missing = None
+        settings = {"tokenizer_class": "BertTokenizer", "do_lower_case": wordpiece_lowercase(model_dir),
+                    "model_max_length": max_length}
+    with open(os.path.join(hf_dir, WORDPIECE_CONFIG_FILE), "w", encoding="utf-8") as f:
+        json.dump(settings, f, indent=2)
+    return missing
+
+
+def fairseq_ids(tokenizer, dictionary, first, second=None):
+    """The ids fairseq's recipes feed: ``<s> A </s>``, and for a pair ``<s> A </s> </s> B </s>``."""
+    def encode(text):
+        return [dictionary.index(piece) for piece in tokenizer.tokenize(text)]
+
+    ids = [dictionary.bos()] + encode(first) + [dictionary.eos()]
+    if second is not None:
+        ids += [dictionary.eos()] + encode(second) + [dictionary.eos()]
+    return ids
+
+
+def compare_exported(hf_dir, model, dictionary, model_dir):
+    """The exported tokenizer against the folder's own on real sentences and pairs (the ids
+    must be identical), then both models on those ids and on random real-vocabulary sequences
+    (every id, not only those the sentences reach)."""
+    from transformers import AutoTokenizer
+
     hf_model = load_hf_model(hf_dir, masked_lm=True)
+    hf_tokenizer = AutoTokenizer.from_pretrained(hf_dir, local_files_only=True)
+    tokenizer = load_tokenizer(model_dir)
+    texts = [(s, None) for s in SENTENCES] + list(zip(SENTENCES, SENTENCES[1:]))
+    batches = []
+    for first, second in texts:
+        expected = fairseq_ids(tokenizer, dictionary, first, second)
+        got = hf_tokenizer(first, second)["input_ids"]
+        if got != expected:
+            at = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+            raise IRUserError(
+                f"the exported tokenizer differs from {model_dir}'s on {first[:40]!r}...: at token {at} "
+                f"HF gives {hf_tokenizer.convert_ids_to_tokens(got[at:at + 3])} where fairseq has "
+                f"{[dictionary[i] for i in expected[at:at + 3]]}; nothing written")
+        batches.append(torch.tensor([expected]))
     generator = torch.Generator().manual_seed(0)
+    longest = model.encoder.max_positions() - 2
+    for length in sorted({min(n, longest) for n in (8, 23, 64)}):
+        body = torch.randint(dictionary.nspecial, len(dictionary) - 1, (2, length), generator=generator)
+        batches.append(torch.cat([torch.full((2, 1), dictionary.bos()), body, torch.full((2, 1), dictionary.eos())], 1))
     worst, worst_logits, tokens, sequences = 0.0, 0.0, 0, 0
     with torch.no_grad():
-        longest = model.encoder.max_positions() - 2
-        for length in sorted({min(n, longest) for n in (8, 23, 64)}):
-            body = torch.randint(dictionary.nspecial, len(dictionary) - 1, (2, length), generator=generator)
-            ids = torch.cat([torch.full((2, 1), dictionary.bos()), body, torch.full((2, 1), dictionary.eos())], 1)
+        for ids in batches:
+            ids = ids[:, :longest + 2]
             hf_out = hf_model(input_ids=ids, attention_mask=torch.ones_like(ids),
                               token_type_ids=torch.zeros_like(ids), output_hidden_states=True)
             fs_logits, fs_extra = model(ids, return_all_hiddens=True)
@@ -175,7 +223,8 @@ def compare_exported(hf_dir, model, dictionary):
             worst_logits = max(worst_logits, (hf_out.logits - fs_logits).abs().max().item())
             tokens += ids.numel()
             sequences += ids.size(0)
-    return {"max_abs_diff": worst, "max_abs_diff_logits": worst_logits, "sentences": sequences, "tokens": tokens}
+    return {"max_abs_diff": worst, "max_abs_diff_logits": worst_logits, "sentences": sequences, "tokens": tokens,
+            "texts": len(texts)}
 
 
 def main(argv=None):
@@ -191,6 +240,9 @@ def main(argv=None):
     print(f"[convert-fairseq-to-hf] {args.checkpoint} -> {args.out_dir} ({config['architectures'][0]}, "
           f"{config['vocab_size']} tokens)")
     if report:
+        print(f"[convert-fairseq-to-hf] tokenizer: identical ids on {report['texts']} real sentences and pairs"
+              + ("" if report["pieces_not_in_dict"] is None else
+                 f" ({report['pieces_not_in_dict']} sentencepiece pieces are not in dict.txt and left out)"))
         print(f"[convert-fairseq-to-hf] last-layer hidden states vs transformers on {report['sentences']} "
               f"sequences ({report['tokens']} tokens): max abs diff {report['max_abs_diff']:.2e} "
               f"(limit {TOLERANCE:g}); MLM logits max abs diff {report['max_abs_diff_logits']:.2e}")
