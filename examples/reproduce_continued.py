@@ -31,7 +31,7 @@ from ir_fairseq.common.experiments import (Progress, default_shared_data, evalua
 from ir_fairseq.common.fairseq_logs import curve, read_json_records
 from ir_fairseq.common.tables import format_mean_std, write_table
 from ir_fairseq.glue.prepare import is_complete
-from ir_fairseq.glue.tasks import COLUMN_METRIC, get_task
+from ir_fairseq.glue.tasks import COLUMN_METRIC, get_task, read_score
 
 
 # arm -> (pretrain_ir.sh environment, label in the tables)
@@ -54,14 +54,17 @@ MAJORITY_F1 = {"MRPC": 81.2}
 SCALES = {
     "full": dict(corpus_files=4, valid_docs=3, tokens=128, batch=16,
                  base_updates=150, base_lr=2e-4, arm_updates=40, arm_lr=1e-4, arm_saves=2, seeds=[1, 2, 3],
-                 tasks=["CoLA", "SST-2", "MRPC", "STS-B", "RTE"],
-                 max_train_rows={"CoLA": 1000, "SST-2": 1000, "MRPC": 500, "STS-B": 700, "RTE": 400},
-                 ft_epochs={"CoLA": 1, "SST-2": 1, "MRPC": 2, "STS-B": 1, "RTE": 1},
-                 ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2", "STS-B"]),
+                 base_finetune_seeds=[1], tasks=["CoLA", "SST-2", "MRPC", "STS-B", "RTE"],
+                 max_train_rows={"CoLA": 800, "SST-2": 800, "MRPC": 500, "STS-B": 500, "RTE": 300},
+                 ft_epochs={"CoLA": 1, "SST-2": 1, "MRPC": 1, "STS-B": 1, "RTE": 1},
+                 ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2", "STS-B"], curve_midpoints=False,
+                 standardized_heldout=False),
     "quick": dict(corpus_files=1, valid_docs=2, tokens=128, batch=16,
                   base_updates=20, base_lr=2e-4, arm_updates=10, arm_saves=2, arm_lr=1e-4, seeds=[1],
+                  base_finetune_seeds=[1],
                   tasks=["SST-2", "STS-B"], max_train_rows={"SST-2": 300, "STS-B": 300},
-                  ft_epochs={"SST-2": 1, "STS-B": 1}, ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2"]),
+                  ft_epochs={"SST-2": 1, "STS-B": 1}, ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2"],
+                  curve_midpoints=True, standardized_heldout=True),
 }
 
 
@@ -219,8 +222,10 @@ def main(argv=None):
     seeds, tasks = scale["seeds"], scale["tasks"]
     arm_runs = [(arm, seed) for arm in ARMS for seed in seeds]
     step = scale["arm_updates"] // scale["arm_saves"]
-    mid_points = list(range(step, scale["arm_updates"], step))
-    finetunes = (len(seeds) + len(arm_runs)) * len(tasks) + len(ARMS) * len(scale["curve_tasks"]) * len(mid_points)
+    # Figure 3's intermediate checkpoints; without them its points are the base and the final arms
+    mid_points = list(range(step, scale["arm_updates"], step)) if scale["curve_midpoints"] else []
+    finetunes = ((len(scale["base_finetune_seeds"]) + len(arm_runs)) * len(tasks)
+                 + len(ARMS) * len(scale["curve_tasks"]) * len(mid_points))
     log(f"plan: convert, tokenise, base ({scale['base_updates']} updates), {len(arm_runs)} arm runs "
         f"({scale['arm_updates']} updates each), {finetunes} fine-tuning runs")
 
@@ -239,8 +244,9 @@ def main(argv=None):
     start_heldout = measure(start, data)
     measured = dict({("base", seeds[0]): base}, **save_dirs)  # the base is one model
     heldout = {key: measure(d, data) for key, d in measured.items()}
-    heldout_std = {key: measure(d, data, normalize="standardize") for key, d in measured.items()}
-    model_dirs = dict({("base", seed): base for seed in seeds}, **save_dirs)  # fine-tuned with every seed
+    heldout_std = ({key: measure(d, data, normalize="standardize") for key, d in measured.items()}
+                   if scale["standardized_heldout"] else {})
+    model_dirs = dict({("base", seed): base for seed in scale["base_finetune_seeds"]}, **save_dirs)
 
     bins = glue_bins(scale, args, start, work, log)
     scores, metrics = {m: {} for m in MODELS}, {}
@@ -250,8 +256,9 @@ def main(argv=None):
             done += 1
             log(f"fine-tuning {done}/{finetunes}: {model} seed {seed} on {task}")
             save_dir = os.path.join(work, "finetune", f"{model}_seed{seed}", task)
-            score = finetune_glue(task, os.path.join(model_dir, "model.pt"), bins[task], save_dir, scale["ft_lr"],
-                                  scale["ft_batch"], scale["ft_epochs"][task], seed)
+            score = read_score(get_task(task), finetune_glue(
+                task, os.path.join(model_dir, "model.pt"), bins[task], save_dir, scale["ft_lr"], scale["ft_batch"],
+                scale["ft_epochs"][task], seed))
             scores[model].setdefault(task, []).append(score)
             metrics[(model, seed, task)] = dev_metrics(save_dir)
             if task in MAJORITY_F1:
@@ -270,9 +277,9 @@ def main(argv=None):
                 checkpoint = os.path.join(save_dirs[(arm, first)], f"checkpoint_1_{updates}.pt")
                 if not os.path.isfile(checkpoint):
                     raise IRUserError(f"{checkpoint} is missing (Figure 3 needs it)")
-                points[updates] = finetune_glue(
+                points[updates] = read_score(get_task(task), finetune_glue(
                     task, checkpoint, bins[task], os.path.join(work, "curve", arm, f"{task}_{updates}"),
-                    scale["ft_lr"], scale["ft_batch"], scale["ft_epochs"][task], first)
+                    scale["ft_lr"], scale["ft_batch"], scale["ft_epochs"][task], first))
     mlm_entropy = {0: heldout[("base", first)]["target_entropy"],
                    scale["arm_updates"]: heldout[("mlm", first)]["target_entropy"]}
     for updates in mid_points:
@@ -319,22 +326,24 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
         above.append(f"{task} {base_mean:.2f} vs majority {MAJORITY[task]:.1f} ({margin:+.2f})")
 
     log_c = start_heldout["log_hidden_dim"]
-    heldout_header = ["Model", "seeds", "held-out MLM loss (bits)", "held-out MLM acc %", "ECP", "DPP",
-                      "standardized ECP", "standardized DPP", f"target_entropy (nats, of {log_c:.2f})",
-                      "target_top_mass"]
+    # (column, measurements, key, digits); the standardized ones when the run measured them
+    measures = [("held-out MLM loss (bits)", heldout, "mlm_loss", 3), ("held-out MLM acc %", heldout, "mlm_acc", 1),
+                ("ECP", heldout, "ecp", 4), ("DPP", heldout, "dpp", 4)]
+    if heldout_std:
+        measures += [("standardized ECP", heldout_std, "ecp", 4), ("standardized DPP", heldout_std, "dpp", 4)]
+    measures += [(f"target_entropy (nats, of {log_c:.2f})", heldout, "target_entropy", 2),
+                 ("target_top_mass", heldout, "target_top_mass", 3)]
 
     def values(measured, model, key):
         return [p[key] for (m, _), p in measured.items() if m == model]
 
-    start_row = ["converted MiniLM, fresh MLM head", 1, f"{start_heldout['mlm_loss']:.3f}",
-                 f"{start_heldout['mlm_acc']:.1f}", f"{start_heldout['ecp']:.4f}", f"{start_heldout['dpp']:.4f}",
-                 "", "", f"{start_heldout['target_entropy']:.2f}", f"{start_heldout['target_top_mass']:.3f}"]
-    heldout_table = write_table(os.path.join(results_dir, "heldout_pretraining"), heldout_header, [start_row] + [
-        [LABELS[m], len(values(heldout, m, "ecp")), format_mean_std(values(heldout, m, "mlm_loss"), 3),
-         format_mean_std(values(heldout, m, "mlm_acc"), 1), format_mean_std(values(heldout, m, "ecp"), 4),
-         format_mean_std(values(heldout, m, "dpp"), 4), format_mean_std(values(heldout_std, m, "ecp"), 4),
-         format_mean_std(values(heldout_std, m, "dpp"), 4), format_mean_std(values(heldout, m, "target_entropy"), 2),
-         format_mean_std(values(heldout, m, "target_top_mass"), 3)] for m in MODELS])
+    start_row = ["converted MiniLM, fresh MLM head", 1] + [
+        f"{start_heldout[key]:.{digits}f}" if measured is heldout else "" for _, measured, key, digits in measures]
+    heldout_table = write_table(os.path.join(results_dir, "heldout_pretraining"),
+                                ["Model", "seeds"] + [column for column, *_ in measures], [start_row] + [
+        [LABELS[m], len(values(heldout, m, "ecp"))]
+        + [format_mean_std(values(measured, m, key), digits) for _, measured, key, digits in measures]
+        for m in MODELS])
     loss_verdicts = [seed_spread_verdict(f"{LABELS[a]} - {LABELS[b]}, held-out MLM loss",
                                          values(heldout, a, "mlm_loss"), values(heldout, b, "mlm_loss"))
                      for a, b in (("ir", "mlm"), ("ir_standardize", "mlm"))]
@@ -353,7 +362,8 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
         f"{scale['tokens']} tokens, seeds {seeds}; the paper continues BERT-base (110 M) for 100k updates at "
         "length 512 (batch not stated; at 256 x 512 that is 13 G tokens, about 10^5 times more).", "",
         f"Fine-tuning: the same budget for every model (lr {scale['ft_lr']}, batch {scale['ft_batch']}, seed = "
-        f"the pre-training seed, the base fine-tuned with each seed), full dev sets, training rows: {rows}. "
+        f"the pre-training seed; the base, one model, fine-tuned with seed(s) {scale['base_finetune_seeds']}), "
+        f"full dev sets, training rows: {rows}. "
         f"The run took {log.minutes():.0f} minutes in this invocation (stages finished earlier are reused, "
         "not timed).", "",
         "## Table 1 layout: GLUE dev (mean ± std over seeds)", "", table1, "",
@@ -362,10 +372,13 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
         "two seed standard deviations, and Welch's t-test p:", "", verdicts, "",
         "## Held-out pre-training measurements (`ir-fairseq evaluate`, 15 % masking)", "", heldout_table, "",
         *[f"- {v}" for v in loss_verdicts], "",
-        "Raw ECP/DPP compare the paper's softmax of the states; standardized ones are blind to the "
-        "per-dimension shift and scale the LM head absorbs (`--ir-normalize standardize`), so they "
-        "compare across arms. `target_entropy` is the entropy of softmax(Ĥ) over the hidden "
-        f"dimension (maximum log C = {log_c:.2f}).", "",
+        "ECP/DPP are the paper's (softmax of the raw states); "
+        + ("standardized ones are blind to the per-dimension shift and scale the LM head absorbs "
+           "(`--ir-normalize standardize`), so they compare across arms. " if heldout_std else
+           "the standardized ones (`--ir-normalize standardize`) were not measured at this scale, to fit "
+           "its time budget. ")
+        + f"`target_entropy` is the entropy of softmax(Ĥ) over the hidden dimension (maximum log C = {log_c:.2f}).",
+        "",
         f"Plots: `{os.path.basename(fig4)}` (Figure 4: training MLM loss of every arm and seed), "
         f"`{os.path.basename(fig3)}` (Figure 3: dev score against the continued-pre-training "
         f"checkpoint, seed 1; 0 updates is the base), `{os.path.basename(fig_entropy)}` (target_entropy "

@@ -29,7 +29,7 @@ from ir_fairseq.common.experiments import (ARM_COLORS, Progress, default_shared_
 from ir_fairseq.common.fairseq_logs import curve, read_json_records
 from ir_fairseq.common.tables import format_mean_std, write_table
 from ir_fairseq.glue.prepare import is_complete
-from ir_fairseq.glue.tasks import COLUMN_METRIC, get_task
+from ir_fairseq.glue.tasks import COLUMN_METRIC, get_task, read_score
 
 
 # name -> (pretrain_ir.sh environment, extra fairseq arguments, label in the tables)
@@ -150,7 +150,8 @@ def glue_bins(scale, args, data_dir, work):
 
 
 def finetune(scale, task, checkpoint, task_bin, save_dir):
-    return finetune_glue(task, checkpoint, task_bin, save_dir, scale["ft_lr"], scale["ft_batch"], scale["ft_epochs"])
+    return read_score(get_task(task), finetune_glue(task, checkpoint, task_bin, save_dir, scale["ft_lr"],
+                                                    scale["ft_batch"], scale["ft_epochs"]))
 
 
 def training_curve(save_dir):

@@ -19,8 +19,8 @@ PY="${PYTHON:-$ROOT/.venv/bin/python}"
 
 # the task's facts (defaults within the paper's grid, --num-classes, metric flags) come from
 # the package; an unknown task stops here with one line
-DEFAULTS="$("$PY" -m ir_fairseq glue-task "$TASK" defaults)"
-read -r D_LR D_BATCH D_EPOCHS CLASSES <<< "$DEFAULTS"
+RECIPE_FACTS="$("$PY" -m ir_fairseq glue-task "$TASK" recipe)"  # defaults, metric flags, cuda|cpu
+read -r D_LR D_BATCH D_EPOCHS CLASSES <<< "$(sed -n 1p <<< "$RECIPE_FACTS")"
 LR="${LR:-$D_LR}"; BATCH="${BATCH:-$D_BATCH}"; EPOCHS="${EPOCHS:-$D_EPOCHS}"
 SEED="${SEED:-1}"; WARMUP_RATIO="${WARMUP_RATIO:-0.1}"; WEIGHT_DECAY="${WEIGHT_DECAY:-0.01}"
 SWEEP="${SWEEP:-0}"; SUBMISSION="${SUBMISSION:-1}"  # SUBMISSION=0: dev only, no test-set files
@@ -34,10 +34,9 @@ echo "[finetune_glue] TASK=$TASK LR=$LR BATCH=$BATCH EPOCHS=$EPOCHS SEED=$SEED W
 
 ARCH_FLAGS="$("$PY" -m ir_fairseq model-flags "$CHECKPOINT")"
 read -r -a ARCH <<< "$ARCH_FLAGS"
-METRIC_FLAGS="$("$PY" -m ir_fairseq glue-task "$TASK" metric-flags)"
-read -r -a METRIC <<< "$METRIC_FLAGS"
+read -r -a METRIC <<< "$(sed -n 2p <<< "$RECIPE_FACTS")"
 TRAIN_ROWS=$(awk -F'\t' '$1=="train" {print $3}' "$TASK_BIN/splits.tsv")
-DEVICE=(); "$PY" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || DEVICE=(--cpu)
+DEVICE=(); [ "$(sed -n 3p <<< "$RECIPE_FACTS")" = cuda ] || DEVICE=(--cpu)
 
 run_one() {  # lr batch epochs seed dir [extra]
   local lr="$1" batch="$2" epochs="$3" seed="$4" dir="$5"; shift 5

@@ -11,7 +11,6 @@ import time
 
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.files import atomic_output
-from ir_fairseq.glue.tasks import get_task, read_score
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -65,7 +64,7 @@ def evaluate_checkpoint(checkpoint, data, cache_path, mask_prob=0.15, normalize=
 
 def finetune_glue(task, checkpoint, task_bin, save_dir, lr, batch, epochs, seed=1, extra_env=None):
     """``finetune_glue.sh`` once (dev only), unless ``save_dir`` already holds its dev metrics;
-    returns the task's main dev score. The fine-tuned weights are deleted once scored."""
+    returns the path of its ``dev_metrics.json``. The fine-tuned weights are deleted once scored."""
     metrics_path = os.path.join(save_dir, "dev_metrics.json")
     if not os.path.isfile(metrics_path):
         os.makedirs(save_dir, exist_ok=True)
@@ -76,7 +75,7 @@ def finetune_glue(task, checkpoint, task_bin, save_dir, lr, batch, epochs, seed=
         for name in ("checkpoint_best.pt", "checkpoint_last.pt"):
             if os.path.exists(os.path.join(save_dir, name)):
                 os.remove(os.path.join(save_dir, name))
-    return read_score(get_task(task), metrics_path)
+    return metrics_path
 
 
 def pyplot():

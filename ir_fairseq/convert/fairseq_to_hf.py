@@ -186,15 +186,19 @@ def fairseq_ids(tokenizer, dictionary, first, second=None):
 
 
 def compare_exported(hf_dir, model, dictionary, model_dir):
-    """The exported tokenizer against the folder's own on real sentences and pairs (the ids
-    must be identical), then both models on those ids and on random real-vocabulary sequences
+    """The exported tokenizer against the folder's own on real sentences (and pairs, for a
+    sentencepiece model's fast tokenizer; the ids must be identical), then both models on those ids and on random real-vocabulary sequences
     (every id, not only those the sentences reach)."""
     from transformers import AutoTokenizer
 
     hf_model = load_hf_model(hf_dir, masked_lm=True)
     hf_tokenizer = AutoTokenizer.from_pretrained(hf_dir, local_files_only=True)
     tokenizer = load_tokenizer(model_dir)
-    texts = [(s, None) for s in SENTENCES] + list(zip(SENTENCES, SENTENCES[1:]))
+    texts = [(s, None) for s in SENTENCES]
+    if os.path.isfile(os.path.join(model_dir, SPM_FILE)):
+        # a pair as the GLUE recipes feed it; a WordPiece model's BertTokenizer keeps BERT's own
+        # pair format ([CLS] A [SEP] B [SEP]), in which public BERT checkpoints were trained
+        texts += list(zip(SENTENCES, SENTENCES[1:]))
     batches = []
     for first, second in texts:
         expected = fairseq_ids(tokenizer, dictionary, first, second)
@@ -224,7 +228,7 @@ def compare_exported(hf_dir, model, dictionary, model_dir):
             tokens += ids.numel()
             sequences += ids.size(0)
     return {"max_abs_diff": worst, "max_abs_diff_logits": worst_logits, "sentences": sequences, "tokens": tokens,
-            "texts": len(texts)}
+            "texts": sum(second is None for _, second in texts), "pairs": sum(second is not None for _, second in texts)}
 
 
 def main(argv=None):
@@ -240,7 +244,8 @@ def main(argv=None):
     print(f"[convert-fairseq-to-hf] {args.checkpoint} -> {args.out_dir} ({config['architectures'][0]}, "
           f"{config['vocab_size']} tokens)")
     if report:
-        print(f"[convert-fairseq-to-hf] tokenizer: identical ids on {report['texts']} real sentences and pairs"
+        print(f"[convert-fairseq-to-hf] tokenizer: identical ids on {report['texts']} real sentences and "
+              f"{report['pairs']} pairs"
               + ("" if report["pieces_not_in_dict"] is None else
                  f" ({report['pieces_not_in_dict']} sentencepiece pieces are not in dict.txt and left out)"))
         print(f"[convert-fairseq-to-hf] last-layer hidden states vs transformers on {report['sentences']} "

@@ -3,6 +3,7 @@
     ir-fairseq glue-task TASK defaults              # LR BATCH EPOCHS CLASSES (one line)
     ir-fairseq glue-task TASK metric-flags          # fairseq-train flags selecting the checkpoint
     ir-fairseq glue-task TASK score DEV_METRICS_JSON  # the task's main dev score
+    ir-fairseq glue-task TASK recipe                # defaults, metric flags, cuda|cpu: three lines
 
 Per task: its folder and columns in the official files, its labels (none: regression), the
 paper's metrics (the first is the main score, Table 1: CoLA MCC, STS-B Spearman, MNLI
@@ -124,6 +125,8 @@ def main(argv=None):
     facts = parser.add_subparsers(dest="fact", required=True)
     facts.add_parser("defaults", help="LR BATCH EPOCHS CLASSES: the recipe's defaults and --num-classes")
     facts.add_parser("metric-flags", help="fairseq-train flags: the metric to log and select the best checkpoint on")
+    facts.add_parser("recipe", help="what finetune_glue.sh needs in one process (each Python start "
+                     "costs seconds): the defaults line, the metric-flags line, then cuda or cpu")
     score = facts.add_parser("score", help="the main score (Table 1) of a dev_metrics.json")
     score.add_argument("dev_metrics")
     args = parser.parse_args(argv)
@@ -132,5 +135,11 @@ def main(argv=None):
         print(task.lr, task.batch, task.epochs, task.num_classes)
     elif args.fact == "metric-flags":
         print(" ".join(task.metric_flags()))
+    elif args.fact == "recipe":
+        import torch
+
+        print(task.lr, task.batch, task.epochs, task.num_classes)
+        print(" ".join(task.metric_flags()))
+        print("cuda" if torch.cuda.is_available() else "cpu")
     else:
         print(read_score(task, args.dev_metrics))
