@@ -240,13 +240,13 @@ def main(argv=None):
             scale["arm_lr"], seed, scale["arm_saves"], log,
             f"arm {i + 1}/{len(arm_runs)}: {arm} seed {seed} ({len(arm_runs) - i - 1} arm runs left after it)")
 
-    log("held-out MLM loss, ECP, DPP and target_entropy of every model (raw and standardized)")
+    log("held-out MLM loss, ECP, DPP and target_entropy of every model")
     start_heldout = measure(start, data)
-    measured = dict({("base", seeds[0]): base}, **save_dirs)  # the base is one model
+    measured = {("base", seeds[0]): base, **save_dirs}  # the base is one model
     heldout = {key: measure(d, data) for key, d in measured.items()}
     heldout_std = ({key: measure(d, data, normalize="standardize") for key, d in measured.items()}
                    if scale["standardized_heldout"] else {})
-    model_dirs = dict({("base", seed): base for seed in scale["base_finetune_seeds"]}, **save_dirs)
+    model_dirs = {**{("base", seed): base for seed in scale["base_finetune_seeds"]}, **save_dirs}
 
     bins = glue_bins(scale, args, start, work, log)
     scores, metrics = {m: {} for m in MODELS}, {}
