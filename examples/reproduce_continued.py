@@ -1,5 +1,5 @@
 """The paper's main setting at small scale: continue pre-training a real public BERT with and
-without IR, then fine-tune every model on GLUE (Tables 1-2, Figures 3-4 layouts).
+without IR, then fine-tune every model on GLUE (Table 1, Figures 3-4 layouts).
 
     python examples/reproduce_continued.py [--quick] [--results-dir DIR] [--work-dir DIR]
                                            [--hf-model DIR] [--corpus PATH] [--glue DIR]
@@ -47,10 +47,10 @@ LABELS = dict({"base": "base (MiniLM + MLM head)"}, **{arm: label for arm, (_, l
 MAJORITY = {"CoLA": 0.0, "SST-2": 50.9, "MRPC": 68.4, "STS-B": 0.0, "RTE": 52.7}
 MAJORITY_F1 = {"MRPC": 81.2}
 
-# Sized for 2 CPU cores, where one MLM update of MiniLM at 16 x 128 tokens takes about 2.2 s and
-# an IR update about 3.3 s (README, "Continued pre-training"): the base gets enough updates for
-# its fresh head to predict, every arm the same short continuation, and fine-tuning one small
-# budget per task that the base learns with. The measurements behind it are in README.
+# Sized so that the whole run fits one working session on 2 CPU cores (README, "Continued
+# pre-training of a public BERT", gives the measured costs and what the size leaves out): the
+# base gets enough updates for its fresh head to predict, every arm the same short continuation,
+# and every model one small fine-tuning budget per task.
 SCALES = {
     "full": dict(corpus_files=4, valid_docs=3, tokens=128, batch=16,
                  base_updates=150, base_lr=2e-4, arm_updates=40, arm_lr=1e-4, arm_saves=2, seeds=[1, 2, 3],
@@ -299,7 +299,8 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
     with open(os.path.join(results_dir, "scores.csv"), "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["model", "seed", "task", "metric", "score"])
-        for (model, seed, task), values in sorted(metrics.items(), key=lambda item: (MODELS.index(item[0][0]),) + item[0][1:]):
+        in_order = sorted(metrics.items(), key=lambda item: (MODELS.index(item[0][0]),) + item[0][1:])
+        for (model, seed, task), values in in_order:
             for metric, value in sorted(values.items()):
                 if isinstance(value, (int, float)):
                     writer.writerow([model, seed, task, metric, value])
