@@ -6,7 +6,7 @@ setup(
     version="0.1.0",
     description="Instance Regularization for discriminative LM pre-training, as a fairseq plugin",
     packages=find_packages(include=["ir_fairseq", "ir_fairseq.*"]),
-    # the fairseq-hydra-train configs (README, "Hydra configs")
+    # the fairseq-hydra-train configs (README, "Two launch styles")
     package_data={"ir_fairseq": ["config/*/*.yaml"]},
     python_requires=">=3.10",
     # Ranges, not pins, so that installing the plugin into an existing environment (a CUDA
