@@ -55,8 +55,8 @@ SCALES = {
     "full": dict(corpus_files=4, valid_docs=3, tokens=128, batch=16,
                  base_updates=150, base_lr=2e-4, arm_updates=40, arm_lr=1e-4, arm_saves=2, seeds=[1, 2, 3],
                  base_finetune_seeds=[1], tasks=["CoLA", "SST-2", "MRPC", "STS-B", "RTE"],
-                 max_train_rows={"CoLA": 800, "SST-2": 800, "MRPC": 500, "STS-B": 500, "RTE": 300},
-                 ft_epochs={"CoLA": 1, "SST-2": 1, "MRPC": 1, "STS-B": 1, "RTE": 1},
+                 max_train_rows={"CoLA": 800, "SST-2": 800, "MRPC": 500, "STS-B": 500, "RTE": 500},
+                 ft_epochs={"CoLA": 4, "SST-2": 3, "MRPC": 3, "STS-B": 4, "RTE": 3},
                  ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2", "STS-B"], curve_midpoints=False,
                  standardized_heldout=False),
     "quick": dict(corpus_files=1, valid_docs=2, tokens=128, batch=16,
@@ -258,7 +258,7 @@ def main(argv=None):
             save_dir = os.path.join(work, "finetune", f"{model}_seed{seed}", task)
             score = read_score(get_task(task), finetune_glue(
                 task, os.path.join(model_dir, "model.pt"), bins[task], save_dir, scale["ft_lr"], scale["ft_batch"],
-                scale["ft_epochs"][task], seed))
+                scale["ft_epochs"][task], seed, final_epoch_only=True))
             scores[model].setdefault(task, []).append(score)
             metrics[(model, seed, task)] = dev_metrics(save_dir)
             if task in MAJORITY_F1:
@@ -279,7 +279,8 @@ def main(argv=None):
                     raise IRUserError(f"{checkpoint} is missing (Figure 3 needs it)")
                 points[updates] = read_score(get_task(task), finetune_glue(
                     task, checkpoint, bins[task], os.path.join(work, "curve", arm, f"{task}_{updates}"),
-                    scale["ft_lr"], scale["ft_batch"], scale["ft_epochs"][task], first))
+                    scale["ft_lr"], scale["ft_batch"], scale["ft_epochs"][task], first,
+                    final_epoch_only=True))
     mlm_entropy = {0: heldout[("base", first)]["target_entropy"],
                    scale["arm_updates"]: heldout[("mlm", first)]["target_entropy"]}
     for updates in mid_points:
@@ -364,7 +365,7 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, curve_s
         "length 512 (batch not stated; at 256 x 512 that is 13 G tokens, about 10^5 times more).", "",
         f"Fine-tuning: the same budget for every model (lr {scale['ft_lr']}, batch {scale['ft_batch']}, seed = "
         f"the pre-training seed; the base, one model, fine-tuned with seed(s) {scale['base_finetune_seeds']}), "
-        f"full dev sets, training rows: {rows}. "
+        f"full dev sets scored once, after the last epoch (no best-epoch choice on dev), training rows: {rows}. "
         f"The run took {log.minutes():.0f} minutes in this invocation (stages finished earlier are reused, "
         "not timed).", "",
         "## Table 1 layout: GLUE dev (mean ± std over seeds)", "", table1, "",

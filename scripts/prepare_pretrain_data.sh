@@ -6,7 +6,8 @@
 # INPUT: text files (one paragraph per line, blank line between documents) or WikiExtractor
 # folders (<doc> tags stripped by `ir-fairseq prepare-corpus split`). Environment:
 #   MODEL_DIR   a model folder to continue from (converted BERT/ELECTRA: dict.txt + vocab.txt;
-#               or dict.txt + spm.model): its tokenizer and dictionary are used as they are.
+#               fairseq RoBERTa: dict.txt + encoder.json + vocab.bpe; or dict.txt + spm.model):
+#               its tokenizer and dictionary are used as they are.
 #               Unset: a sentencepiece model (VOCAB pieces) is trained on the training text and
 #               OUT_DIR becomes the model folder (dict.txt + spm.model).
 #   SHARDS      split the training documents into this many binaries OUT_DIR/shard0..N-1
@@ -59,6 +60,10 @@ for ((i = 0; i < SHARDS; i++)); do
     --trainpref "$OUT_DIR/text/train$i.tok" --validpref "$OUT_DIR/text/valid.tok" \
     --destdir "$shard" --workers "$WORKERS" > "$OUT_DIR/preprocess_shard$i.log" 2>&1 \
     || { tail -5 "$OUT_DIR/preprocess_shard$i.log" >&2; exit 1; }
+  # GPT-2 ids say nothing of word starts: --mask-whole-words reads them from encoder.json here
+  for name in encoder.json vocab.bpe; do
+    if [ -f "$TOKENIZER_DIR/$name" ]; then cp "$TOKENIZER_DIR/$name" "$shard/"; fi
+  done
   DATA="${DATA:+$DATA:}$shard"
 done
 echo "[prepare_pretrain_data] tokens per shard:"

@@ -95,7 +95,7 @@ mkdir -p "$SAVE_DIR"
 # SAVE_DIR doubles as a model folder (dictionary + tokenizer beside the checkpoints) for
 # fine-tuning preprocessing and for ir-fairseq convert-fairseq-to-hf
 TOKENIZER_DIR="${MODEL_DIR:-$(dirname "${DATA%%:*}")}"
-for name in dict.txt spm.model vocab.txt tokenizer_config.json special_tokens_map.json; do
+for name in dict.txt spm.model vocab.txt tokenizer_config.json special_tokens_map.json encoder.json vocab.bpe; do
   if [ -f "$TOKENIZER_DIR/$name" ] && [ ! -e "$SAVE_DIR/$name" ]; then cp "$TOKENIZER_DIR/$name" "$SAVE_DIR/"; fi
 done
 [ -f "$SAVE_DIR/dict.txt" ] || cp "${DATA%%:*}/dict.txt" "$SAVE_DIR/"
@@ -103,10 +103,12 @@ done
 # RobertaModel.from_pretrained(SAVE_DIR) can encode text
 SAVE_ABS="$(cd "$SAVE_DIR" && pwd)"
 BPE=()
-if [ -f "$SAVE_DIR/vocab.txt" ] || [ -f "$SAVE_DIR/spm.model" ]; then
+if [ -f "$SAVE_DIR/vocab.txt" ] || [ -f "$SAVE_DIR/spm.model" ] || [ -f "$SAVE_DIR/encoder.json" ]; then
   read -r TOKENIZER CASING <<< "$("$PY" -m ir_fairseq tokenize "$SAVE_DIR" --describe)"
   if [ "$TOKENIZER" = sentencepiece ]; then
     BPE=(--bpe sentencepiece --sentencepiece-model "$SAVE_ABS/spm.model")
+  elif [ "$TOKENIZER" = gpt2 ]; then  # fairseq RoBERTa's own BPE
+    BPE=(--bpe gpt2 --gpt2-encoder-json "$SAVE_ABS/encoder.json" --gpt2-vocab-bpe "$SAVE_ABS/vocab.bpe")
   else
     BPE=(--bpe ir_wordpiece --wordpiece-vocab "$SAVE_ABS/vocab.txt")
     if [ "$CASING" = cased ]; then BPE+=(--wordpiece-cased); fi

@@ -41,5 +41,7 @@ def test_word_start_style_is_read_off_the_dictionary():
     assert detect_word_start_style(["<s>", "\u2581the", "s"]) == "sentencepiece"
     assert detect_word_start_style(["[CLS]", "the", "##ing"]) == "wordpiece"
     assert is_word_start("##ing", "wordpiece") is False and is_word_start("the", "wordpiece")
+    # fairseq RoBERTa's dict.txt: GPT-2 ids, its madeupword fillers, specials
+    assert detect_word_start_style(["<s>", "<unk>", "1234", "5678", "madeupword0000"]) == "gpt2"
     with pytest.raises(IRUserError, match="mask-whole-words"):
-        detect_word_start_style(["1234", "5678"])
+        detect_word_start_style(["<s>", "the", "cat"])

@@ -62,20 +62,41 @@ def evaluate_checkpoint(checkpoint, data, cache_path, mask_prob=0.15, normalize=
         return json.load(f)
 
 
-def finetune_glue(task, checkpoint, task_bin, save_dir, lr, batch, epochs, seed=1, extra_env=None):
-    """``finetune_glue.sh`` once (dev only), unless ``save_dir`` already holds its dev metrics;
-    returns the path of its ``dev_metrics.json``. The fine-tuned weights are deleted once scored."""
+def finetune_glue(task, checkpoint, task_bin, save_dir, lr, batch, epochs, seed=1, extra_env=None,
+                  final_epoch_only=False):
+    """``finetune_glue.sh`` once (dev only), unless ``save_dir`` already holds its dev metrics from
+    the same settings; returns the path of its ``dev_metrics.json``. The fine-tuned weights are
+    deleted once scored. ``final_epoch_only``: validate and keep only the last epoch (no per-epoch
+    dev passes, no best-epoch choice on dev)."""
     metrics_path = os.path.join(save_dir, "dev_metrics.json")
-    if not os.path.isfile(metrics_path):
-        os.makedirs(save_dir, exist_ok=True)
-        recipe("finetune_glue.sh", task, checkpoint, task_bin, save_dir, "--num-workers", "0",
-               env=dict(extra_env or {}, LR=str(lr), BATCH=str(batch), EPOCHS=str(epochs), SEED=str(seed),
-                        SUBMISSION="0"),
-               log_path=os.path.join(save_dir, "finetune.log"))
-        for name in ("checkpoint_best.pt", "checkpoint_last.pt"):
-            if os.path.exists(os.path.join(save_dir, name)):
-                os.remove(os.path.join(save_dir, name))
+    settings_path = os.path.join(save_dir, "finetune_settings.json")
+    settings = dict(task=task, checkpoint=os.path.abspath(checkpoint), task_bin=os.path.abspath(task_bin), lr=lr,
+                    batch=batch, epochs=epochs, seed=seed, env=extra_env or {}, final_epoch_only=final_epoch_only)
+    if os.path.isfile(metrics_path) and _read_json(settings_path) == settings:
+        return metrics_path
+    # nothing cached, or cached for other settings (a changed budget): fine-tune again
+    for stale in (metrics_path, settings_path):
+        if os.path.exists(stale):
+            os.remove(stale)
+    os.makedirs(save_dir, exist_ok=True)
+    interval = ["--validate-interval", str(epochs), "--save-interval", str(epochs)] if final_epoch_only else []
+    recipe("finetune_glue.sh", task, checkpoint, task_bin, save_dir, "--num-workers", "0", *interval,
+           env=dict(extra_env or {}, LR=str(lr), BATCH=str(batch), EPOCHS=str(epochs), SEED=str(seed),
+                    SUBMISSION="0"),
+           log_path=os.path.join(save_dir, "finetune.log"))
+    for name in ("checkpoint_best.pt", "checkpoint_last.pt"):
+        if os.path.exists(os.path.join(save_dir, name)):
+            os.remove(os.path.join(save_dir, name))
+    with atomic_output(settings_path) as f:
+        json.dump(settings, f, indent=1, sort_keys=True)
     return metrics_path
+
+
+def _read_json(path):
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
 
 
 def pyplot():

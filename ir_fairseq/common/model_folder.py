@@ -2,9 +2,10 @@
 
 A model folder is what preprocessing and prediction need: from-scratch models carry the
 sentencepiece model this plugin trained (``spm.model``), converted BERT/ELECTRA checkpoints
-their WordPiece ``vocab.txt`` (and ``tokenizer_config.json`` for lower-casing). Both give tokens
-with character offsets into the original text, which span extraction (SQuAD) maps answers
-through. The dictionary is the one fairseq's masked-LM and sentence-prediction tasks build
+their WordPiece ``vocab.txt`` (and ``tokenizer_config.json`` for lower-casing), fairseq RoBERTa
+folders GPT-2's byte-level BPE (``encoder.json`` + ``vocab.bpe``, whose pieces are the GPT-2 ids
+written in decimal: the symbols of RoBERTa's ``dict.txt``). All give tokens with character
+offsets into the original text, which span extraction (SQuAD) maps answers through. The dictionary is the one fairseq's masked-LM and sentence-prediction tasks build
 (``dict.txt`` plus ``<mask>``), so ids match the checkpoint's embeddings.
 
     ir-fairseq tokenize MODEL_DIR < text.txt > text.tok   # space-separated tokens
@@ -23,8 +24,11 @@ DICT_FILE = "dict.txt"
 SPM_FILE = "spm.model"
 WORDPIECE_FILE = "vocab.txt"
 WORDPIECE_CONFIG_FILE = "tokenizer_config.json"
+GPT2_ENCODER_FILE = "encoder.json"
+GPT2_MERGES_FILE = "vocab.bpe"
 # everything of a model folder but the weights, in the order a copy needs them
-FOLDER_FILES = (DICT_FILE, SPM_FILE, WORDPIECE_FILE, WORDPIECE_CONFIG_FILE, "special_tokens_map.json")
+FOLDER_FILES = (DICT_FILE, SPM_FILE, WORDPIECE_FILE, WORDPIECE_CONFIG_FILE, "special_tokens_map.json",
+                GPT2_ENCODER_FILE, GPT2_MERGES_FILE)
 
 TokenSpan = Tuple[str, int, int]  # token, first character, one past the last character
 
@@ -69,6 +73,32 @@ class WordPieceTokenizer:
         return [(tok, start, end) for tok, (start, end) in zip(encoding.tokens, encoding.offsets)]
 
 
+class GPT2BPETokenizer:
+    """fairseq RoBERTa's tokenizer (fairseq's ``--bpe gpt2``), run by HF ``tokenizers`` for its
+    character offsets: byte-level BPE without a prefix space; pieces are GPT-2 ids as strings."""
+    kind = "gpt2"
+
+    def __init__(self, encoder_path: str, merges_path: str):
+        from tokenizers import ByteLevelBPETokenizer
+
+        for path in (encoder_path, merges_path):
+            if not os.path.isfile(path):
+                raise IRUserError(f"GPT-2 BPE file not found: {path}")
+        self.encoder_path, self.merges_path = encoder_path, merges_path
+        try:
+            # offsets trimmed of the leading space a piece carries, as the other tokenizers give them
+            self.backend = ByteLevelBPETokenizer(encoder_path, merges_path, add_prefix_space=False, trim_offsets=True)
+        except Exception as e:  # tokenizers raises a bare Exception with its own wording
+            raise IRUserError(f"{encoder_path} + {merges_path} are not a GPT-2 BPE: {e}") from None
+
+    def tokenize(self, text: str) -> List[str]:
+        return [str(i) for i in self.backend.encode(text).ids]
+
+    def tokenize_with_offsets(self, text: str) -> List[TokenSpan]:
+        encoding = self.backend.encode(text)
+        return [(str(i), start, end) for i, (start, end) in zip(encoding.ids, encoding.offsets)]
+
+
 def encode_line(tokenizer, text: str) -> str:
     """One line of text as the space-separated tokens fairseq-preprocess reads."""
     return " ".join(tokenizer.tokenize(text.strip()))
@@ -87,17 +117,26 @@ def wordpiece_lowercase(model_dir: str) -> bool:
 
 
 def load_tokenizer(model_dir: str):
-    """The folder's tokenizer: sentencepiece if it has ``spm.model``, else WordPiece."""
+    """The folder's tokenizer: sentencepiece if it has ``spm.model``, GPT-2 BPE if it has
+    ``encoder.json``, else WordPiece."""
     if not os.path.isdir(model_dir):
         raise IRUserError(f"model folder not found: {model_dir}")
     spm_path = os.path.join(model_dir, SPM_FILE)
     if os.path.isfile(spm_path):
         return SentencePieceTokenizer(spm_path)
+    encoder_path = os.path.join(model_dir, GPT2_ENCODER_FILE)
+    if os.path.isfile(encoder_path):
+        merges_path = os.path.join(model_dir, GPT2_MERGES_FILE)
+        if not os.path.isfile(merges_path):
+            raise IRUserError(f"model folder {model_dir} has {GPT2_ENCODER_FILE} but no {GPT2_MERGES_FILE} "
+                              "(GPT-2 BPE needs both)")
+        return GPT2BPETokenizer(encoder_path, merges_path)
     vocab_path = os.path.join(model_dir, WORDPIECE_FILE)
     if os.path.isfile(vocab_path):
         return WordPieceTokenizer(vocab_path, wordpiece_lowercase(model_dir))
     raise IRUserError(
-        f"model folder {model_dir} has no tokenizer: expected {SPM_FILE} (sentencepiece) or "
+        f"model folder {model_dir} has no tokenizer: expected {SPM_FILE} (sentencepiece), "
+        f"{GPT2_ENCODER_FILE} + {GPT2_MERGES_FILE} (fairseq RoBERTa's GPT-2 BPE) or "
         f"{WORDPIECE_FILE} (WordPiece, from ir-fairseq convert-hf-to-fairseq)")
 
 

@@ -67,6 +67,9 @@ def whole_words(symbols: List[str]) -> List[str]:
         style = detect_word_start_style(symbols)
     except IRUserError:  # no subword marks at all: a dictionary of whole words
         return list(symbols)
+    if style == "gpt2":
+        raise IRUserError("embedding neighbours need a sentencepiece or WordPiece dictionary; this one holds "
+                          "GPT-2 ids (fairseq RoBERTa), whose words only encoder.json can spell")
     words = []
     for symbol in symbols:
         if not is_word_start(symbol, style):

@@ -19,6 +19,7 @@ from fairseq.tasks.masked_lm import MaskedLMConfig, MaskedLMTask
 from omegaconf import II
 
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.common.model_folder import GPT2_ENCODER_FILE, GPT2_MERGES_FILE
 from ir_fairseq.data.indexed_files import check_indexed_split
 from ir_fairseq.data.word_starts import detect_word_start_style
 from ir_fairseq.tasks.resume_checks import check_training_checkpoint
@@ -68,6 +69,15 @@ class MaskedLMIRTask(GuardedTraining, MaskedLMTask):
         # fairseq's MaskedLMTask.load_dataset builds the whole-word mask from `self.args`
         # (an argparse leftover); answer with a BPE that reads word starts off the dictionary.
         style = detect_word_start_style(self.source_dictionary.symbols)
+        if style == "gpt2":
+            data_dir = utils.split_paths(self.cfg.data)[0]
+            files = [os.path.join(data_dir, name) for name in (GPT2_ENCODER_FILE, GPT2_MERGES_FILE)]
+            if not all(os.path.isfile(f) for f in files):
+                raise IRUserError(
+                    f"--mask-whole-words with a GPT-2 BPE dictionary needs {GPT2_ENCODER_FILE} and "
+                    f"{GPT2_MERGES_FILE} beside {data_dir}/dict.txt (scripts/prepare_pretrain_data.sh copies "
+                    "the model folder's)")
+            return argparse.Namespace(bpe="gpt2", gpt2_encoder_json=files[0], gpt2_vocab_bpe=files[1])
         return argparse.Namespace(bpe="ir_dictionary_word_starts", word_start_style=style)
 
     def load_dataset(self, split, epoch=1, combine=False, **kwargs):
