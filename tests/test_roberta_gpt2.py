@@ -161,3 +161,89 @@ def test_glue_and_squad_from_a_gpt2_folder(roberta, corpus, squad_files, tmp_pat
     run_script("preprocess_squad.sh", squad_files.folder, folder, tmp_path / "squad",
                **dict(WINDOWS, TRAIN_FILE=squad_files.train_name, DEV_FILE=squad_files.dev_name))
     assert load_tokenizer(str(tmp_path / "squad")).kind == "gpt2"  # prediction re-reads the folder copy
+
+
+def roberta_hub(folder, checkpoint="model.pt"):
+    import ir_fairseq  # noqa: F401
+    from fairseq.models.roberta import RobertaModel
+
+    return RobertaModel.from_pretrained(str(folder), checkpoint_file=checkpoint, bpe="gpt2",
+                                        gpt2_encoder_json=str(folder / "encoder.json"),
+                                        gpt2_vocab_bpe=str(folder / "vocab.bpe")).eval()
+
+
+def test_export_to_roberta_for_masked_lm_and_import_back(roberta, corpus, tmp_path):
+    transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
+    from test_hf_conversion import FARMER, convert, perturbed, printed_max_diff
+
+    # moved LayerNorms and biases, so a misplaced one shows
+    folder = tmp_path / "moved"
+    shutil.copytree(roberta["folder"], folder)
+    state = torch.load(folder / "model.pt", weights_only=False)
+    generator = torch.Generator().manual_seed(1)
+    for name, value in state["model"].items():
+        if "layer_norm" in name or name.endswith("bias"):
+            value.add_(0.2 * torch.randn(value.shape, generator=generator))
+    torch.save(state, folder / "model.pt")
+
+    out = tmp_path / "hf"
+    stdout = convert("convert-fairseq-to-hf", folder / "model.pt", out).stdout
+    assert "RobertaForMaskedLM" in stdout and printed_max_diff(stdout) <= 1e-4
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["RobertaForMaskedLM"]
+    for name in ("vocab.json", "merges.txt", "tokenizer.json"):
+        assert (out / name).is_file()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+    model = transformers.AutoModelForMaskedLM.from_pretrained(out).eval()
+    assert type(model).__name__ == "RobertaForMaskedLM"
+    hub = roberta_hub(folder)
+    lines = (corpus["raw"] / "valid.txt").read_text(encoding="utf-8").splitlines()[:20]
+    for text in [FARMER] + SENTENCES + [line for line in lines if line]:
+        expected = hub.encode(text).tolist()
+        encoded = tokenizer(text, return_tensors="pt")
+        assert encoded["input_ids"][0].tolist() == expected, text
+        if len(expected) <= hub.model.max_positions():
+            with torch.no_grad():
+                hf_states = model(**encoded, output_hidden_states=True).hidden_states[-1]
+                assert (hf_states - hub.extract_features(torch.tensor(expected))).abs().max().item() <= 1e-4
+    assert tokenizer("The river.", "The farmer.")["input_ids"] == hub.encode("The river.", "The farmer.").tolist()
+    assert tokenizer.mask_token_id == len(hub.task.source_dictionary) - 1
+
+    # HF RoBERTa -> fairseq: the exported folder and one transformers builds itself
+    back = tmp_path / "back"
+    stdout = convert("convert-hf-to-fairseq", out, back).stdout
+    assert printed_max_diff(stdout) <= 1e-4
+    assert load_tokenizer(str(back)).kind == "gpt2"
+    returned = roberta_hub(back)
+    for text in [FARMER] + SENTENCES:
+        ids = hub.encode(text)
+        assert returned.encode(text).tolist() == ids.tolist()
+        ids = ids[:hub.model.max_positions()]
+        with torch.no_grad():
+            assert (returned.extract_features(ids) - hub.extract_features(ids)).abs().max().item() <= 1e-4
+    config = transformers.RobertaConfig(vocab_size=model.config.vocab_size, hidden_size=32, num_hidden_layers=2,
+                                        num_attention_heads=4, intermediate_size=64, max_position_embeddings=66)
+    torch.manual_seed(0)
+    built = tmp_path / "built"
+    perturbed(transformers.RobertaForMaskedLM(config)).save_pretrained(built)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copy(out / name, built / name)
+    assert printed_max_diff(convert("convert-hf-to-fairseq", built, tmp_path / "built_fs").stdout) <= 1e-4
+
+
+def test_export_refuses_a_dictionary_without_every_bpe_token(roberta, tmp_path):
+    from test_hf_conversion import convert
+
+    folder = tmp_path / "partial"
+    shutil.copytree(roberta["folder"], folder)
+    # the tokens the corpus never produced become fillers, as in RoBERTa's dict.txt (same size)
+    lines = (folder / "dict.txt").read_text(encoding="utf-8").splitlines()
+    unseen = [i for i, line in enumerate(lines) if line.endswith(" 0") and line.split()[0].isdigit()]
+    assert unseen
+    for k, i in enumerate(unseen):
+        lines[i] = f"madeupword{k + 100:04d} 0"  # beside the fillers fairseq-preprocess pads with
+    (folder / "dict.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    proc = convert("convert-fairseq-to-hf", folder / "model.pt", tmp_path / "hf", check=False)
+    message = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert message.startswith(f"ir_fairseq: error: dict.txt lacks {len(unseen)} of the") and "nothing written" in message
+    assert not (tmp_path / "hf").exists() or not any(p for p in (tmp_path / "hf").iterdir() if not p.name.startswith("."))

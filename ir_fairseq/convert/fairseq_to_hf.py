@@ -1,4 +1,5 @@
-"""fairseq pre-training checkpoint (roberta_* or ir_bert) -> HF ``BertForMaskedLM`` folder.
+"""fairseq pre-training checkpoint (roberta_* or ir_bert) -> HF ``BertForMaskedLM`` folder
+(``RobertaForMaskedLM`` for a fairseq RoBERTa folder's GPT-2 BPE).
 
     ir-fairseq convert-fairseq-to-hf CHECKPOINT OUT_DIR [--dict dict.txt] [--overwrite] [--no-verify]
 
@@ -10,6 +11,10 @@ BertTokenizer; a sentencepiece model's tokenizer.json (``fast_tokenizer``: its u
 the dictionary's id order), with its spm.model copied beside it. Before anything is written the
 check runs real sentences and pairs through both tokenizers and both models and refuses on any
 id or hidden-state difference.
+A GPT-2 BPE model (``encoder.json`` + ``vocab.bpe`` beside ``dict.txt``) becomes what HF's own
+RoBERTa checkpoints are: ``RobertaForMaskedLM`` (positions after the padding offset, as fairseq
+counts them), ``vocab.json`` + ``merges.txt`` + ``tokenizer.json`` whose ids are the fairseq
+dictionary's, RoBERTa's special names.
 A model with ELECTRA's narrow embeddings becomes an ``ElectraForMaskedLM`` (BERT has no
 embedding projection). Segment embeddings are written as zeros: the fairseq model has none and
 folded the type-0 row into the positions, so type-0 inputs give the same hidden states.
@@ -24,8 +29,9 @@ import torch
 
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.common.model_folder import (DICT_FILE, SPM_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE,
-                                            load_dictionary, load_tokenizer, wordpiece_lowercase)
+from ir_fairseq.common.model_folder import (DICT_FILE, GPT2_ENCODER_FILE, GPT2_MERGES_FILE, SPM_FILE,
+                                            WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, load_dictionary, load_tokenizer,
+                                            wordpiece_lowercase)
 from ir_fairseq.convert import fast_tokenizer
 from ir_fairseq.convert.fast_tokenizer import BERT_SPECIALS
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
@@ -59,7 +65,7 @@ def load_fairseq_model(checkpoint, dict_path=None):
     return model, task.source_dictionary, dict_path
 
 
-def hf_config(args, dictionary, embedding_size):
+def hf_config(args, dictionary, embedding_size, roberta=False):
     if args.encoder_normalize_before or not args.layernorm_embedding:
         raise IRUserError("only post-LN encoders with an embedding LayerNorm (BERT's layout) can be "
                           "exported; this checkpoint is pre-LN (--encoder-normalize-before)")
@@ -71,6 +77,9 @@ def hf_config(args, dictionary, embedding_size):
     if projected and args.activation_fn != "gelu":
         raise IRUserError("ElectraForMaskedLM's head always uses gelu; this model uses "
                           f"{args.activation_fn}")
+    if projected and roberta:
+        raise IRUserError("RobertaForMaskedLM has no embedding projection: a GPT-2 BPE model with "
+                          "--embedding-size below its hidden size cannot be exported")
     config = {
         "architectures": ["ElectraForMaskedLM" if projected else "BertForMaskedLM"],
         "model_type": "electra" if projected else "bert",
@@ -86,19 +95,26 @@ def hf_config(args, dictionary, embedding_size):
     }
     if projected:
         config["embedding_size"] = embedding_size
+    if roberta:  # HF RoBERTa counts positions from padding_idx + 1, as fairseq does
+        config.update(architectures=["RobertaForMaskedLM"], model_type="roberta", type_vocab_size=1,
+                      max_position_embeddings=args.max_positions + dictionary.pad() + 1,
+                      bos_token_id=dictionary.bos(), eos_token_id=dictionary.eos())
     return config
 
 
 def hf_state(model, config):
     state = model.state_dict()
-    projected = config["model_type"] == "electra"
-    prefix = "electra." if projected else "bert."
+    projected, roberta = config["model_type"] == "electra", config["model_type"] == "roberta"
+    prefix = config["model_type"] + "."
     out = {}
     for hf_name, fs_name in renames(config["num_hidden_layers"]).items():
         if fs_name in state:
             if hf_name.startswith("cls."):
                 if projected:  # ELECTRA's generator head holds the same four tensors
                     hf_name = hf_name.replace("cls.predictions.transform.", "generator_predictions.")
+                elif roberta:
+                    hf_name = hf_name.replace("cls.predictions.transform.", "lm_head.").replace(
+                        "LayerNorm", "layer_norm")
                 out[hf_name] = state[fs_name]
             else:
                 out[prefix + hf_name] = state[fs_name]
@@ -106,8 +122,11 @@ def hf_state(model, config):
     positions = state[ENCODER + "embed_positions.weight"]
     out[prefix + "embeddings.word_embeddings.weight"] = words
     out[prefix + "embeddings.position_embeddings.weight"] = positions[-config["max_position_embeddings"]:]
-    out[prefix + "embeddings.token_type_embeddings.weight"] = torch.zeros(2, words.size(1))
-    if projected:
+    out[prefix + "embeddings.token_type_embeddings.weight"] = torch.zeros(config["type_vocab_size"], words.size(1))
+    if roberta:
+        out["lm_head.decoder.weight"] = words
+        out["lm_head.bias"] = out["lm_head.decoder.bias"] = state[LM_HEAD + "bias"]
+    elif projected:
         out["generator_lm_head.weight"] = words
         out["generator_lm_head.bias"] = state[LM_HEAD + "bias"]
     else:
@@ -134,11 +153,13 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
     model, dictionary, dict_path = load_fairseq_model(checkpoint, dict_path)
     args = model.args
     embedding_size = model.encoder.sentence_encoder.embed_tokens.embedding_dim
-    config = hf_config(args, dictionary, embedding_size)
+    model_dir = os.path.dirname(dict_path)
+    config = hf_config(args, dictionary, embedding_size, roberta=load_tokenizer(model_dir).kind == "gpt2")
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".exporting-") as scratch:
         model_class = getattr(transformers, config["architectures"][0])
-        config_class = transformers.ElectraConfig if config["model_type"] == "electra" else transformers.BertConfig
+        config_class = {"electra": transformers.ElectraConfig, "roberta": transformers.RobertaConfig}.get(
+            config["model_type"], transformers.BertConfig)
         hf_model = model_class(config_class(**config)).eval()
         missing, unexpected = hf_model.load_state_dict(hf_state(model, config), strict=False)
         missing = [k for k in missing if not k.endswith("position_ids")]
@@ -146,8 +167,7 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
             raise IRUserError(f"export does not fit {config['architectures'][0]}: missing {missing[:5]}, "
                               f"unexpected {unexpected[:5]}")
         hf_model.save_pretrained(scratch)
-        model_dir = os.path.dirname(dict_path)
-        missing_pieces = write_tokenizer(scratch, model_dir, dictionary, config["max_position_embeddings"])
+        missing_pieces = write_tokenizer(scratch, model_dir, dictionary, args.max_positions)
         report = compare_exported(scratch, model, dictionary, model_dir) if verify else None
         if report is not None:
             report["pieces_not_in_dict"] = missing_pieces
@@ -157,9 +177,19 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
 
 def write_tokenizer(hf_dir, model_dir, dictionary, max_length):
     """The HF tokenizer files for the model folder's own tokenizer; returns the number of
-    sentencepiece pieces the dictionary lacks (None for WordPiece)."""
+    sentencepiece pieces the dictionary lacks (None for WordPiece and GPT-2 BPE)."""
     spm_path = os.path.join(model_dir, SPM_FILE)
-    if os.path.isfile(spm_path):
+    kind = load_tokenizer(model_dir).kind
+    if kind == "gpt2":
+        encoder_path, merges_path = (os.path.join(model_dir, n) for n in (GPT2_ENCODER_FILE, GPT2_MERGES_FILE))
+        tokenizer, vocab = fast_tokenizer.build_gpt2(encoder_path, merges_path, dictionary.symbols)
+        tokenizer.save(os.path.join(hf_dir, "tokenizer.json"))
+        with open(os.path.join(hf_dir, "vocab.json"), "w", encoding="utf-8") as f:
+            json.dump(vocab, f, ensure_ascii=False)
+        shutil.copyfile(merges_path, os.path.join(hf_dir, "merges.txt"))  # GPT-2's vocab.bpe is HF's merges.txt
+        missing = None
+        settings = fast_tokenizer.gpt2_tokenizer_config(max_length)
+    elif kind == "sentencepiece":
         tokenizer, missing = fast_tokenizer.build(spm_path, dictionary.symbols)
         tokenizer.save(os.path.join(hf_dir, "tokenizer.json"))
         shutil.copyfile(spm_path, os.path.join(hf_dir, SPM_FILE))
@@ -186,16 +216,16 @@ def fairseq_ids(tokenizer, dictionary, first, second=None):
 
 
 def compare_exported(hf_dir, model, dictionary, model_dir):
-    """The exported tokenizer against the folder's own on real sentences (and pairs, for a
-    sentencepiece model's fast tokenizer; the ids must be identical), then both models on those ids and on random real-vocabulary sequences
-    (every id, not only those the sentences reach)."""
+    """The exported tokenizer against the folder's own on real sentences (and pairs, for the fast
+    tokenizers of sentencepiece and GPT-2 BPE models; the ids must be identical), then both models on
+    those ids and on random real-vocabulary sequences (every id, not only those the sentences reach)."""
     from transformers import AutoTokenizer
 
     hf_model = load_hf_model(hf_dir, masked_lm=True)
     hf_tokenizer = AutoTokenizer.from_pretrained(hf_dir, local_files_only=True)
     tokenizer = load_tokenizer(model_dir)
     texts = [(s, None) for s in SENTENCES]
-    if os.path.isfile(os.path.join(model_dir, SPM_FILE)):
+    if tokenizer.kind != "wordpiece":
         # a pair as the GLUE recipes feed it; a WordPiece model's BertTokenizer keeps BERT's own
         # pair format ([CLS] A [SEP] B [SEP]), in which public BERT checkpoints were trained
         texts += list(zip(SENTENCES, SENTENCES[1:]))

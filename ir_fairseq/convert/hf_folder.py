@@ -1,4 +1,5 @@
-"""Reading a local HuggingFace BERT/ELECTRA folder: config, weights, WordPiece vocabulary.
+"""Reading a local HuggingFace BERT/ELECTRA/RoBERTa folder: config, weights, vocabulary
+(WordPiece ``vocab.txt``; RoBERTa's byte-level BPE ``vocab.json`` + ``merges.txt``).
 
 Only local files are read (no hub). Every tensor is accounted for: what the fairseq encoder
 does not use (pooler, NSP head, ELECTRA's discriminator head) is listed by name in
@@ -17,7 +18,13 @@ from ir_fairseq.common.model_folder import WORDPIECE_CONFIG_FILE, WORDPIECE_FILE
 SUPPORTED_ARCHITECTURES = {
     "BertModel": "bert", "BertForMaskedLM": "bert", "BertForPreTraining": "bert",
     "ElectraModel": "electra", "ElectraForPreTraining": "electra",
+    "RobertaModel": "roberta", "RobertaForMaskedLM": "roberta",
 }
+BPE_VOCAB_FILE, BPE_MERGES_FILE = "vocab.json", "merges.txt"
+# RoBERTa's MLM head under BERT's names, which the rest of the converter reads
+ROBERTA_HEAD_NAMES = {"lm_head.dense.": "cls.predictions.transform.dense.",
+                      "lm_head.layer_norm.": "cls.predictions.transform.LayerNorm.",
+                      "lm_head.decoder.": "cls.predictions.decoder.", "lm_head.bias": "cls.predictions.bias"}
 # HF activation name -> fairseq activation name (gelu_new is the tanh approximation)
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_accurate", "gelu_pytorch_tanh": "gelu_accurate",
                "relu": "relu", "tanh": "tanh"}
@@ -25,18 +32,31 @@ IGNORED_PREFIXES = ("pooler.", "cls.seq_relationship.", "discriminator_predictio
                     "embeddings.position_ids")
 SPECIAL_TOKEN_DEFAULTS = {"cls_token": "[CLS]", "pad_token": "[PAD]", "sep_token": "[SEP]",
                           "unk_token": "[UNK]", "mask_token": "[MASK]"}
+ROBERTA_SPECIAL_TOKEN_DEFAULTS = {"cls_token": "<s>", "pad_token": "<pad>", "sep_token": "</s>",
+                                  "unk_token": "<unk>", "mask_token": "<mask>"}
 
 
 @dataclass
 class HFCheckpoint:
     folder: str
     architecture: str
-    model_type: str  # "bert" or "electra"
+    model_type: str  # "bert", "electra" or "roberta"
     config: dict
     weights: Dict[str, torch.Tensor]  # without the "bert."/"electra." prefix
     vocab: List[str]
     special_tokens: Dict[str, str]
     lowercase: bool
+
+    @property
+    def byte_level_bpe(self) -> bool:
+        """RoBERTa's tokenizer: vocab.json + merges.txt (GPT-2's encoder.json + vocab.bpe)."""
+        return self.model_type == "roberta"
+
+    @property
+    def max_positions(self) -> int:
+        """Positions a sequence may use: RoBERTa's table also holds the padding offset's rows."""
+        rows = self.config.get("max_position_embeddings", 512)
+        return rows - self.config.get("pad_token_id", 1) - 1 if self.byte_level_bpe else rows
 
     @property
     def has_mlm_head(self) -> bool:
@@ -81,8 +101,29 @@ def _strip_model_prefix(weights: Dict[str, torch.Tensor], model_type: str):
         key = key[len(prefix):] if key.startswith(prefix) else key
         # TF-converted BERT checkpoints name LayerNorm parameters gamma/beta
         key = key.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias")
+        for roberta_name, bert_name in ROBERTA_HEAD_NAMES.items():
+            if key.startswith(roberta_name):
+                key = bert_name + key[len(roberta_name):]
         stripped[key] = value
     return stripped
+
+
+def _read_bpe_vocab(folder: str) -> List[str]:
+    """vocab.json's tokens in id order (HF RoBERTa ids)."""
+    for name in (BPE_VOCAB_FILE, BPE_MERGES_FILE):
+        if not os.path.isfile(os.path.join(folder, name)):
+            raise IRUserError(f"{folder} has no {name} (RoBERTa's byte-level BPE needs {BPE_VOCAB_FILE} and "
+                              f"{BPE_MERGES_FILE})")
+    path = os.path.join(folder, BPE_VOCAB_FILE)
+    ids = _read_json(path)
+    by_id = {}
+    for token, i in ids.items():
+        if not isinstance(i, int) or i in by_id:
+            raise IRUserError(f"{path}: token {token!r} has {'a repeated' if i in by_id else 'a non-integer'} id {i!r}")
+        by_id[i] = token
+    if sorted(by_id) != list(range(len(by_id))):
+        raise IRUserError(f"{path}: ids are not 0..{len(by_id) - 1} without gaps")
+    return [by_id[i] for i in range(len(by_id))]
 
 
 def _read_vocab(folder: str) -> List[str]:
@@ -122,11 +163,12 @@ def read_hf_folder(folder: str) -> HFCheckpoint:
         raise IRUserError(f"{config_path}: hidden_act {config.get('hidden_act')!r} is not supported "
                           f"({', '.join(ACTIVATIONS)})")
     weights = _strip_model_prefix(_read_weights(folder), model_type)
-    vocab = _read_vocab(folder)
+    vocab_file = BPE_VOCAB_FILE if model_type == "roberta" else WORDPIECE_FILE
+    vocab = _read_bpe_vocab(folder) if model_type == "roberta" else _read_vocab(folder)
     if len(vocab) != config.get("vocab_size"):
-        raise IRUserError(f"vocab.txt has {len(vocab)} tokens but config.json says vocab_size "
+        raise IRUserError(f"{vocab_file} has {len(vocab)} tokens but config.json says vocab_size "
                           f"{config.get('vocab_size')}")
-    special_tokens = dict(SPECIAL_TOKEN_DEFAULTS)
+    special_tokens = dict(ROBERTA_SPECIAL_TOKEN_DEFAULTS if model_type == "roberta" else SPECIAL_TOKEN_DEFAULTS)
     for name in ("special_tokens_map.json", WORDPIECE_CONFIG_FILE):
         path = os.path.join(folder, name)
         if os.path.isfile(path):
@@ -139,6 +181,6 @@ def read_hf_folder(folder: str) -> HFCheckpoint:
                     special_tokens[key] = token
     for key, token in special_tokens.items():
         if token not in vocab:
-            raise IRUserError(f"{key} {token!r} is not in {folder}/{WORDPIECE_FILE}")
+            raise IRUserError(f"{key} {token!r} is not in {folder}/{vocab_file}")
     return HFCheckpoint(folder, architecture, model_type, config, weights, vocab, special_tokens,
-                        lowercase=wordpiece_lowercase(folder))
+                        lowercase=model_type != "roberta" and wordpiece_lowercase(folder))

@@ -1,4 +1,4 @@
-"""HF BERT / ELECTRA-discriminator folder -> fairseq ``ir_bert`` checkpoint + dictionary.
+"""HF BERT / ELECTRA-discriminator / RoBERTa folder -> fairseq ``ir_bert`` checkpoint + dictionary.
 
     ir-fairseq convert-hf-to-fairseq HF_DIR OUT_DIR [--overwrite] [--no-verify]
 
@@ -10,6 +10,9 @@ Vocabulary: fairseq's Dictionary reserves ids 0-3 for <s> <pad> </s> <unk> and t
 task appends <mask>; BERT's [CLS] [PAD] [SEP] [UNK] [MASK] take those places and every other
 WordPiece string keeps its text (``##ing``) in dict.txt, in vocab.txt order. The embedding rows
 are permuted to match, so both models see the same sentence as the same vectors.
+A RoBERTa folder becomes a fairseq RoBERTa folder: its ``vocab.json`` and ``merges.txt`` are
+GPT-2's ``encoder.json`` and ``vocab.bpe`` with HF's ids, and ``dict.txt`` lists those ids, as
+fairseq's RoBERTa dictionaries list GPT-2's.
 """
 import argparse
 import logging
@@ -24,7 +27,9 @@ from ir_fairseq.convert.hf_folder import ACTIVATIONS, IGNORED_PREFIXES, HFCheckp
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.convert.verify import TOLERANCE, compare_hidden_states, publish_if_exact
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.common.model_folder import DICT_FILE, WORDPIECE_CONFIG_FILE, WORDPIECE_FILE
+from ir_fairseq.common.model_folder import (DICT_FILE, GPT2_ENCODER_FILE, GPT2_MERGES_FILE, WORDPIECE_CONFIG_FILE,
+                                            WORDPIECE_FILE)
+from ir_fairseq.convert.hf_folder import BPE_MERGES_FILE, BPE_VOCAB_FILE
 
 FAIRSEQ_SPECIALS = ("cls_token", "pad_token", "sep_token", "unk_token")  # -> ids 0, 1, 2, 3
 TOKENIZER_FILES = (WORDPIECE_FILE, WORDPIECE_CONFIG_FILE, "special_tokens_map.json", "tokenizer.json")
@@ -36,7 +41,8 @@ def fairseq_vocab_order(hf: HFCheckpoint):
     mask_id = hf.vocab.index(hf.special_tokens["mask_token"])
     reserved = set(special_ids) | {mask_id}
     body = [i for i in range(len(hf.vocab)) if i not in reserved]
-    symbols = [hf.vocab[i] for i in body]
+    # a byte-level BPE's dictionary names tokens by id, which its encoder.json maps them to
+    symbols = [str(i) if hf.byte_level_bpe else hf.vocab[i] for i in body]
     clashes = {"<s>", "<pad>", "</s>", "<unk>", "<mask>"} & set(symbols)
     if clashes:
         raise IRUserError(f"vocab.txt holds fairseq's reserved symbols {sorted(clashes)} as ordinary tokens")
@@ -55,14 +61,14 @@ def write_dictionary(symbols, path):
 
 def model_flags(hf: HFCheckpoint):
     c = hf.config
-    max_positions = c.get("max_position_embeddings", 512)
+    max_positions = hf.max_positions
     return [
         "--arch", "ir_bert", "--encoder-layers", str(c["num_hidden_layers"]),
         "--encoder-embed-dim", str(c["hidden_size"]),
         "--encoder-ffn-embed-dim", str(c["intermediate_size"]),
         "--encoder-attention-heads", str(c["num_attention_heads"]),
         "--embedding-size", str(hf.embedding_size),
-        "--layer-norm-eps", repr(float(c.get("layer_norm_eps", 1e-12))),
+        "--layer-norm-eps", repr(float(c.get("layer_norm_eps", 1e-5 if hf.byte_level_bpe else 1e-12))),
         "--activation-fn", ACTIVATIONS[c.get("hidden_act", "gelu")],
         "--dropout", str(c.get("hidden_dropout_prob", 0.1)),
         "--attention-dropout", str(c.get("attention_probs_dropout_prob", 0.1)),
@@ -137,8 +143,12 @@ def write_checkpoint(cfg, state, path, model_dir, source):
     container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     container["common"]["user_dir"] = None
     container["task"]["data"] = os.path.abspath(model_dir)
-    container["bpe"] = {"_name": "ir_wordpiece", "wordpiece_vocab": "${task.data}/vocab.txt",
-                        "wordpiece_cased": not source["lowercase"]}
+    if source["architecture"].startswith("Roberta"):
+        container["bpe"] = {"_name": "gpt2", "gpt2_encoder_json": "${task.data}/" + GPT2_ENCODER_FILE,
+                            "gpt2_vocab_bpe": "${task.data}/" + GPT2_MERGES_FILE}
+    else:
+        container["bpe"] = {"_name": "ir_wordpiece", "wordpiece_vocab": "${task.data}/vocab.txt",
+                            "wordpiece_cased": not source["lowercase"]}
     # what fairseq's loader expects of a checkpoint that has never been trained: no optimizer
     # state, update 0, the data iterator at the start of epoch 1
     history = {"criterion_name": "none", "optimizer_name": "none", "num_updates": 0,
@@ -159,14 +169,18 @@ def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
     # build in a scratch folder: OUT_DIR changes only once everything converted and checked
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".converting-") as scratch:
         write_dictionary(symbols, os.path.join(scratch, DICT_FILE))
-        for name in TOKENIZER_FILES:
-            if os.path.isfile(os.path.join(hf_dir, name)):
-                shutil.copyfile(os.path.join(hf_dir, name), os.path.join(scratch, name))
+        if hf.byte_level_bpe:
+            for name, fairseq_name in ((BPE_VOCAB_FILE, GPT2_ENCODER_FILE), (BPE_MERGES_FILE, GPT2_MERGES_FILE)):
+                shutil.copyfile(os.path.join(hf_dir, name), os.path.join(scratch, fairseq_name))
+        else:
+            for name in TOKENIZER_FILES:
+                if os.path.isfile(os.path.join(hf_dir, name)):
+                    shutil.copyfile(os.path.join(hf_dir, name), os.path.join(scratch, name))
         torch.manual_seed(seed)  # a fresh ELECTRA MLM head is initialised reproducibly
         cfg, task, model = build_fairseq_model(scratch, model_flags(hf))
         if len(task.source_dictionary) != len(hf.vocab):
             raise IRUserError(f"fairseq dictionary has {len(task.source_dictionary)} symbols, "
-                              f"vocab.txt {len(hf.vocab)}")
+                              f"the HF vocabulary {len(hf.vocab)}")
         state = convert_state(hf, model.state_dict(), vocab_order)
         model.load_state_dict(state, strict=True)
         source = {"hf_folder": os.path.abspath(hf_dir), "architecture": hf.architecture,
@@ -179,7 +193,8 @@ def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ir-fairseq convert-hf-to-fairseq", description=__doc__.splitlines()[0])
-    parser.add_argument("hf_dir", help="local HF folder: config.json, model.safetensors or pytorch_model.bin, vocab.txt")
+    parser.add_argument("hf_dir", help="local HF folder: config.json, model.safetensors or pytorch_model.bin, "
+                        "vocab.txt (BERT, ELECTRA) or vocab.json + merges.txt (RoBERTa)")
     parser.add_argument("out_dir")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/model.pt")
     parser.add_argument("--no-verify", action="store_true",

@@ -48,14 +48,16 @@ def compare_hidden_states(hf, fairseq_model, dictionary, model_dir):
     hf_model = load_hf_model(hf.folder)
     tokenizer = load_tokenizer(model_dir)
     hf_vocab = {token: i for i, token in enumerate(hf.vocab)}  # a repeated token: its last id, as HF's
+    # the pieces of a converted byte-level BPE folder are the HF ids themselves
+    piece_ids = {str(i): i for i in range(len(hf.vocab))} if hf.byte_level_bpe else hf_vocab
     hf_unk = hf_vocab[hf.special_tokens["unk_token"]]
     cls_id, sep_id = hf_vocab[hf.special_tokens["cls_token"]], hf_vocab[hf.special_tokens["sep_token"]]
     fairseq_model.eval()
     worst, tokens = 0.0, 0
     with torch.no_grad():
         for sentence in SENTENCES:
-            pieces = tokenizer.tokenize(sentence)
-            hf_ids = torch.tensor([[cls_id] + [hf_vocab.get(p, hf_unk) for p in pieces] + [sep_id]])
+            pieces = tokenizer.tokenize(sentence)[:hf.max_positions - 2]  # room for <s> and </s>
+            hf_ids = torch.tensor([[cls_id] + [piece_ids.get(p, hf_unk) for p in pieces] + [sep_id]])
             fs_ids = torch.tensor([[dictionary.bos()] + [dictionary.index(p) for p in pieces]
                                    + [dictionary.eos()]])
             hf_out = hf_model(input_ids=hf_ids, attention_mask=torch.ones_like(hf_ids),
