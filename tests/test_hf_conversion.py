@@ -169,11 +169,17 @@ def test_converter_user_errors_are_one_line_and_keep_existing_output(tmp_path):
         assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
         return proc.stderr.strip().splitlines()[-1]
 
-    roberta = tmp_path / "roberta"
-    shutil.copytree(minilm_dir(), roberta)
-    config = (roberta / "config.json").read_text().replace('"BertModel"', '"RobertaModel"')
-    (roberta / "config.json").write_text(config.replace('"model_type": "bert"', '"model_type": "roberta"'))
-    assert "unsupported architecture ['RobertaModel']" in fails(roberta, tmp_path / "o1")
+    def relabelled(name, architecture, model_type):
+        folder = tmp_path / name
+        shutil.copytree(minilm_dir(), folder)
+        config = (folder / "config.json").read_text().replace('"BertModel"', f'"{architecture}"')
+        (folder / "config.json").write_text(config.replace('"model_type": "bert"', f'"model_type": "{model_type}"'))
+        return folder
+
+    assert "unsupported architecture ['DebertaModel']" in fails(relabelled("deberta", "DebertaModel", "deberta"),
+                                                                tmp_path / "o1")
+    # a RoBERTa folder needs its byte-level BPE files, not BERT's vocab.txt
+    assert "has no vocab.json" in fails(relabelled("roberta", "RobertaModel", "roberta"), tmp_path / "o1b")
 
     no_vocab = tmp_path / "no_vocab"
     shutil.copytree(minilm_dir(), no_vocab)

@@ -154,7 +154,7 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
     args = model.args
     embedding_size = model.encoder.sentence_encoder.embed_tokens.embedding_dim
     model_dir = os.path.dirname(dict_path)
-    config = hf_config(args, dictionary, embedding_size, roberta=load_tokenizer(model_dir).kind == "gpt2")
+    config = hf_config(args, dictionary, embedding_size, roberta=is_gpt2_folder(model_dir))
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".exporting-") as scratch:
         model_class = getattr(transformers, config["architectures"][0])
@@ -175,12 +175,17 @@ def export(checkpoint, out_dir, dict_path=None, overwrite=False, verify=True):
     return config, report
 
 
+def is_gpt2_folder(model_dir):
+    """fairseq RoBERTa's GPT-2 BPE, as ``load_tokenizer`` decides (sentencepiece first)."""
+    return (not os.path.isfile(os.path.join(model_dir, SPM_FILE))
+            and os.path.isfile(os.path.join(model_dir, GPT2_ENCODER_FILE)))
+
+
 def write_tokenizer(hf_dir, model_dir, dictionary, max_length):
     """The HF tokenizer files for the model folder's own tokenizer; returns the number of
     sentencepiece pieces the dictionary lacks (None for WordPiece and GPT-2 BPE)."""
     spm_path = os.path.join(model_dir, SPM_FILE)
-    kind = load_tokenizer(model_dir).kind
-    if kind == "gpt2":
+    if is_gpt2_folder(model_dir):
         encoder_path, merges_path = (os.path.join(model_dir, n) for n in (GPT2_ENCODER_FILE, GPT2_MERGES_FILE))
         tokenizer, vocab = fast_tokenizer.build_gpt2(encoder_path, merges_path, dictionary.symbols)
         tokenizer.save(os.path.join(hf_dir, "tokenizer.json"))
@@ -189,7 +194,7 @@ def write_tokenizer(hf_dir, model_dir, dictionary, max_length):
         shutil.copyfile(merges_path, os.path.join(hf_dir, "merges.txt"))  # GPT-2's vocab.bpe is HF's merges.txt
         missing = None
         settings = fast_tokenizer.gpt2_tokenizer_config(max_length)
-    elif kind == "sentencepiece":
+    elif os.path.isfile(spm_path):
         tokenizer, missing = fast_tokenizer.build(spm_path, dictionary.symbols)
         tokenizer.save(os.path.join(hf_dir, "tokenizer.json"))
         shutil.copyfile(spm_path, os.path.join(hf_dir, SPM_FILE))
