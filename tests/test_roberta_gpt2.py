@@ -247,3 +247,23 @@ def test_export_refuses_a_dictionary_without_every_bpe_token(roberta, tmp_path):
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert message.startswith(f"ir_fairseq: error: dict.txt lacks {len(unseen)} of the") and "nothing written" in message
     assert not (tmp_path / "hf").exists() or not any(p for p in (tmp_path / "hf").iterdir() if not p.name.startswith("."))
+
+
+def test_a_checkpoint_in_fairseqs_released_roberta_format(roberta, corpus, tmp_path):
+    """fairseq's RoBERTa downloads predate its dataclass configs: one flat ``args`` Namespace,
+    task ``masked_lm``, no ``cfg``. Such a folder exports and fine-tunes like the others."""
+    from test_hf_conversion import convert, printed_max_diff
+
+    folder = tmp_path / "roberta.release"
+    shutil.copytree(roberta["folder"], folder)
+    state = torch.load(folder / "model.pt", weights_only=False)
+    args = state.pop("cfg")["model"]
+    args.task, args.criterion, args.user_dir, args.data = "masked_lm", "masked_lm", None, "/nonexistent/data-bin"
+    state["args"] = args
+    torch.save(state, folder / "model.pt")
+    assert run_tool("model-flags", [folder / "model.pt"]).stdout.split()[:2] == ["--arch", "roberta_base"]
+    assert printed_max_diff(convert("convert-fairseq-to-hf", folder / "model.pt", tmp_path / "hf").stdout) <= 1e-4
+    run_script("preprocess_glue.sh", corpus["raw"] / "glue", "SST-2", folder, tmp_path / "glue", WORKERS="1")
+    run_script("finetune_glue.sh", "SST-2", folder / "model.pt", tmp_path / "glue" / "SST-2-bin", tmp_path / "sst2",
+               "--max-update", "2", "--batch-size", "8", "--num-workers", "0", SUBMISSION="0")
+    assert (tmp_path / "sst2" / "dev_metrics.json").is_file()

@@ -76,7 +76,9 @@ class Checkpoint:
 
     @property
     def task_name(self) -> Optional[str]:
-        return self.setting("task", "_name") or self.setting("task", "task")
+        if self.state.get("cfg") is None:  # a flat Namespace: its _name, if any, is the architecture's
+            return self.setting("task", "task")
+        return self.setting("task", "_name")
 
     @property
     def arch(self) -> Optional[str]:
