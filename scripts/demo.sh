@@ -58,8 +58,13 @@ fi
 for split in train valid; do
   "$PY" -m ir_fairseq spm encode --model spm.model < "raw/$split.txt" > "$split.spm"
 done
-"$BIN/fairseq-preprocess" --only-source --trainpref train.spm --validpref valid.spm \
-  --destdir data-bin --workers 2 > preprocess.log 2>&1
+# the dictionary: the training text's pieces, then (count 0) those it never chose, so that the
+# models can be exported with a tokenizer that gives every piece its id
+"$BIN/fairseq-preprocess" --only-source --dict-only --trainpref train.spm --destdir dict-counts \
+  --workers 2 > preprocess.log 2>&1
+"$PY" -m ir_fairseq spm complete-dict --model spm.model dict-counts/dict.txt >> preprocess.log
+"$BIN/fairseq-preprocess" --only-source --srcdict dict-counts/dict.txt --trainpref train.spm --validpref valid.spm \
+  --destdir data-bin --workers 2 >> preprocess.log 2>&1
 
 MODEL=(--arch roberta_base --encoder-layers "$LAYERS" --encoder-embed-dim "$WIDTH"
        --encoder-ffn-embed-dim $((4 * WIDTH)) --encoder-attention-heads $((WIDTH / 32))

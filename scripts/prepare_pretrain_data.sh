@@ -50,6 +50,8 @@ if [ -z "$MODEL_DIR" ]; then  # one dictionary over all the training text, share
   "$PY" -m fairseq_cli.preprocess --only-source --dict-only --trainpref "$OUT_DIR/text/train.tok" \
     --destdir "$OUT_DIR" --workers "$WORKERS" > "$OUT_DIR/preprocess_dict.log" 2>&1 \
     || { tail -5 "$OUT_DIR/preprocess_dict.log" >&2; exit 1; }
+  # every piece gets an id, also those the training text never chose (exports tokenize exactly)
+  "$PY" -m ir_fairseq spm complete-dict --model "$OUT_DIR/spm.model" "$OUT_DIR/dict.txt" >> "$OUT_DIR/preprocess_dict.log"
 fi
 DICT="${MODEL_DIR:-$OUT_DIR}/dict.txt"
 "$PY" -m ir_fairseq prepare-corpus shard "$OUT_DIR/text/train.tok" "$OUT_DIR/text/train" "$SHARDS" > /dev/null

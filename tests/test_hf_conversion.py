@@ -208,22 +208,25 @@ FARMER = "The quiet farmer crossed the orchard by the river and the story was wo
 
 @pytest.fixture(scope="module")
 def sentencepiece_model(corpus, tmp_path_factory):
-    """A from-scratch checkpoint of the project's own sentencepiece pipeline (the demo's kind),
-    with a dictionary that has every piece of its spm.model; its save dir holds dict.txt and
-    spm.model, as pretrain_ir.sh leaves it."""
-    from conftest import fairseq_train, run_cli
+    """A from-scratch checkpoint of the project's own sentencepiece pipeline (the demo's kind):
+    ``prepare_pretrain_data.sh`` trains the sentencepiece model and writes a dict.txt that lists
+    every piece; its save dir holds dict.txt and spm.model, as pretrain_ir.sh leaves it."""
+    from conftest import fairseq_train
     from ir_fairseq.convert.fast_tokenizer import sentencepiece_pieces
+    from test_glue_pipeline import run_script
 
     root = tmp_path_factory.mktemp("spm_model")
-    pieces, _ = sentencepiece_pieces(corpus["spm_model"])
-    (root / "dict.txt").write_text("".join(f"{piece} 1\n" for piece in pieces), encoding="utf-8")
-    run_cli("fairseq_cli.preprocess", [
-        "--only-source", "--srcdict", str(root / "dict.txt"), "--trainpref", str(corpus["root"] / "train.spm"),
-        "--validpref", str(corpus["root"] / "valid.spm"), "--destdir", str(root / "bin"), "--workers", "1"])
+    prepared = run_script("prepare_pretrain_data.sh", root / "data", corpus["raw"] / "train.txt",
+                          VOCAB="300", VALID_DOCS="2", WORKERS="1")
+    assert "pieces of" in (root / "data" / "preprocess_dict.log").read_text()
+    pieces, _ = sentencepiece_pieces(str(root / "data" / "spm.model"))
+    symbols = [line.split(" ")[0] for line in (root / "data" / "dict.txt").read_text(encoding="utf-8").splitlines()]
+    assert set(pieces) <= set(symbols) and len(symbols) == len(set(symbols))
     save_dir = root / "checkpoints"
-    fairseq_train(str(root / "bin"), str(save_dir), "--max-update", "2", "--disable-validation")
-    shutil.copy(root / "dict.txt", save_dir / "dict.txt")
-    shutil.copy(corpus["spm_model"], save_dir / "spm.model")
+    fairseq_train(prepared.stdout.strip().splitlines()[-1].split("=", 1)[1], str(save_dir), "--max-update", "2",
+                  "--disable-validation")
+    shutil.copy(root / "data" / "dict.txt", save_dir / "dict.txt")
+    shutil.copy(root / "data" / "spm.model", save_dir / "spm.model")
     return save_dir
 
 
