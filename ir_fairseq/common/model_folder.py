@@ -5,8 +5,9 @@ sentencepiece model this plugin trained (``spm.model``), converted BERT/ELECTRA 
 their WordPiece ``vocab.txt`` (and ``tokenizer_config.json`` for lower-casing), fairseq RoBERTa
 folders GPT-2's byte-level BPE (``encoder.json`` + ``vocab.bpe``, whose pieces are the GPT-2 ids
 written in decimal: the symbols of RoBERTa's ``dict.txt``). All give tokens with character
-offsets into the original text, which span extraction (SQuAD) maps answers through. The dictionary is the one fairseq's masked-LM and sentence-prediction tasks build
-(``dict.txt`` plus ``<mask>``), so ids match the checkpoint's embeddings.
+offsets into the original text, which span extraction (SQuAD) maps answers through. The
+dictionary is the one fairseq's masked-LM and sentence-prediction tasks build (``dict.txt``
+plus ``<mask>``), so ids match the checkpoint's embeddings.
 
     ir-fairseq tokenize MODEL_DIR < text.txt > text.tok   # space-separated tokens
 """
