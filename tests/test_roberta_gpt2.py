@@ -107,6 +107,7 @@ def test_pretraining_data_and_continued_pretraining_with_whole_word_masks(robert
     records = json_log_records(proc.stdout + proc.stderr, "train_inner")
     assert [int(r["num_updates"]) for r in records] == [1, 2]
     assert all(float(r["ecp"]) > 0 and float(r["dpp"]) > 0 for r in records)
+    assert "loading pretrained model from" in proc.stdout + proc.stderr  # the RoBERTa, not a fresh init
     for name in ("checkpoint_last.pt", "dict.txt") + BPE_FILES:
         assert (save / name).is_file()
     saved = torch.load(save / "checkpoint_last.pt", weights_only=False)["cfg"]
