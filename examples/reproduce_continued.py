@@ -64,7 +64,7 @@ SCALES = {
                   base_finetune_seeds=[1],
                   tasks=["SST-2", "STS-B"], max_train_rows={"SST-2": 300, "STS-B": 300},
                   ft_epochs={"SST-2": 1, "STS-B": 1}, ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2"],
-                  curve_midpoints=False, standardized_heldout=True),
+                  curve_midpoints=False, standardized_heldout=False),
 }
 
 
