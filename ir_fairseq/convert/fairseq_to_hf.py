@@ -34,7 +34,7 @@ from ir_fairseq.common.model_folder import (DICT_FILE, GPT2_ENCODER_FILE, GPT2_M
                                             wordpiece_lowercase)
 from ir_fairseq.convert import fast_tokenizer
 from ir_fairseq.convert.fast_tokenizer import BERT_SPECIALS
-from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
+from ir_fairseq.convert.layout import ENCODER, LM_HEAD, ROBERTA_HEAD_NAMES, renames
 from ir_fairseq.convert.verify import SENTENCES, TOLERANCE, load_hf_model, publish_if_exact
 HF_ACTIVATIONS = {"gelu": "gelu", "gelu_accurate": "gelu_new", "relu": "relu", "tanh": "tanh"}
 PRETRAINING_TASKS = ("masked_lm", "masked_lm_ir")
@@ -113,8 +113,7 @@ def hf_state(model, config):
                 if projected:  # ELECTRA's generator head holds the same four tensors
                     hf_name = hf_name.replace("cls.predictions.transform.", "generator_predictions.")
                 elif roberta:
-                    hf_name = hf_name.replace("cls.predictions.transform.", "lm_head.").replace(
-                        "LayerNorm", "layer_norm")
+                    hf_name = next(r + hf_name[len(b):] for r, b in ROBERTA_HEAD_NAMES.items() if hf_name.startswith(b))
                 out[hf_name] = state[fs_name]
             else:
                 out[prefix + hf_name] = state[fs_name]

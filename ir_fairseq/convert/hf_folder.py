@@ -14,6 +14,7 @@ import torch
 
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, wordpiece_lowercase
+from ir_fairseq.convert.layout import ROBERTA_HEAD_NAMES
 
 SUPPORTED_ARCHITECTURES = {
     "BertModel": "bert", "BertForMaskedLM": "bert", "BertForPreTraining": "bert",
@@ -21,10 +22,6 @@ SUPPORTED_ARCHITECTURES = {
     "RobertaModel": "roberta", "RobertaForMaskedLM": "roberta",
 }
 BPE_VOCAB_FILE, BPE_MERGES_FILE = "vocab.json", "merges.txt"
-# RoBERTa's MLM head under BERT's names, which the rest of the converter reads
-ROBERTA_HEAD_NAMES = {"lm_head.dense.": "cls.predictions.transform.dense.",
-                      "lm_head.layer_norm.": "cls.predictions.transform.LayerNorm.",
-                      "lm_head.decoder.": "cls.predictions.decoder.", "lm_head.bias": "cls.predictions.bias"}
 # HF activation name -> fairseq activation name (gelu_new is the tanh approximation)
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_accurate", "gelu_pytorch_tanh": "gelu_accurate",
                "relu": "relu", "tanh": "tanh"}

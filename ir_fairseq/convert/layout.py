@@ -30,6 +30,12 @@ MLM_HEAD_RENAMES = {
 }
 
 
+# RoBERTa's MLM head names -> BERT's, under which the converters handle it
+ROBERTA_HEAD_NAMES = {"lm_head.dense.": "cls.predictions.transform.dense.",
+                      "lm_head.layer_norm.": "cls.predictions.transform.LayerNorm.",
+                      "lm_head.decoder.": "cls.predictions.decoder.", "lm_head.bias": "cls.predictions.bias"}
+
+
 def renames(num_layers: int):
     """HF name -> fairseq name for every renamed tensor of a ``num_layers`` encoder."""
     table = dict(EMBEDDING_RENAMES)
