@@ -11,6 +11,7 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from conftest import ROOT, SHARED, fairseq_train, folder_digest, real_data, run_tool
+from ir_fairseq.common.experiments import finetune_glue
 from ir_fairseq.glue.files import read_split
 from ir_fairseq.glue.prepare import is_complete, prepare
 from ir_fairseq.glue.tasks import get_task
@@ -200,6 +201,23 @@ def test_a_bin_made_for_another_row_cap_is_redone(generated_glue, model_dir, tmp
     assert proc.returncode == 1 and "has no prepare.json" in proc.stderr
     run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="30")
     assert is_complete(task_bin, 30) and binarised_train_rows(task_bin) == 30
+
+
+def test_a_cached_finetuning_is_redone_when_its_bin_is_remade_with_other_rows(generated_glue, model_dir, tmp_path):
+    """The reproductions' fine-tuning cache: the bin keeps its path when re-made for another row cap,
+    so the cached score of the old rows must not be reused for the new ones."""
+    checkpoint, task_bin, save_dir = model_dir / "ck" / "checkpoint_last.pt", tmp_path / "SST-2-bin", tmp_path / "ft"
+    finetune = lambda: finetune_glue("SST-2", checkpoint, task_bin, save_dir, 1e-4, 8, 1)  # noqa: E731
+    cached_data = lambda: json.loads((save_dir / "finetune_settings.json").read_text())["task_data"]  # noqa: E731
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="24")
+    metrics = finetune()
+    first_run, first_data = os.stat(metrics).st_mtime_ns, cached_data()
+    assert finetune() == metrics and os.stat(metrics).st_mtime_ns == first_run  # same settings, same data: cached
+    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="40")
+    assert binarised_train_rows(str(task_bin)) == 40
+    assert finetune() == metrics and os.stat(metrics).st_mtime_ns != first_run
+    assert cached_data() != first_data
+    assert (save_dir / "finetune.log").read_text().count("[finetune_glue] TASK=SST-2") == 2
 
 
 def copy_task(generated_glue, tmp_path):

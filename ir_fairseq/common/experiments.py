@@ -3,6 +3,7 @@
 Each stage is one of the project's recipes or commands, run as a subprocess with its own log,
 whose result is cached beside its outputs: a re-run of a reproduction skips what is done.
 """
+import hashlib
 import json
 import os
 import subprocess
@@ -65,13 +66,14 @@ def evaluate_checkpoint(checkpoint, data, cache_path, mask_prob=0.15, normalize=
 def finetune_glue(task, checkpoint, task_bin, save_dir, lr, batch, epochs, seed=1, extra_env=None,
                   final_epoch_only=False):
     """``finetune_glue.sh`` once (dev only), unless ``save_dir`` already holds its dev metrics from
-    the same settings; returns the path of its ``dev_metrics.json``. The fine-tuned weights are
-    deleted once scored. ``final_epoch_only``: validate and keep only the last epoch (no per-epoch
-    dev passes, no best-epoch choice on dev)."""
+    the same settings and the same data; returns the path of its ``dev_metrics.json``. The
+    fine-tuned weights are deleted once scored. ``final_epoch_only``: validate and keep only the
+    last epoch (no per-epoch dev passes, no best-epoch choice on dev)."""
     metrics_path = os.path.join(save_dir, "dev_metrics.json")
     settings_path = os.path.join(save_dir, "finetune_settings.json")
-    settings = dict(task=task, checkpoint=os.path.abspath(checkpoint), task_bin=os.path.abspath(task_bin), lr=lr,
-                    batch=batch, epochs=epochs, seed=seed, env=extra_env or {}, final_epoch_only=final_epoch_only)
+    settings = dict(task=task, checkpoint=os.path.abspath(checkpoint), task_bin=os.path.abspath(task_bin),
+                    task_data=data_digest(task_bin), lr=lr, batch=batch, epochs=epochs, seed=seed,
+                    env=extra_env or {}, final_epoch_only=final_epoch_only)
     if os.path.isfile(metrics_path) and _read_json(settings_path) == settings:
         return metrics_path
     # nothing cached, or cached for other settings (a changed budget): fine-tune again
@@ -90,6 +92,23 @@ def finetune_glue(task, checkpoint, task_bin, save_dir, lr, batch, epochs, seed=
     with atomic_output(settings_path) as f:
         json.dump(settings, f, indent=1, sort_keys=True)
     return metrics_path
+
+
+def data_digest(folder):
+    """sha256 of every file under ``folder`` but its logs: a bin re-made with other rows (same path)
+    must not pass for the one a cached fine-tuning was trained on."""
+    digest = hashlib.sha256()
+    for root, _, names in sorted(os.walk(folder)):
+        for name in sorted(names):
+            if name.endswith(".log"):
+                continue
+            path = os.path.join(root, name)
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+            digest.update(b"\0")
+    return digest.hexdigest()
 
 
 def _read_json(path):
