@@ -50,8 +50,7 @@ MAJORITY_F1 = {"MRPC": 81.2}
 # Sized so that the whole run fits the issue's 4 h on 2 CPU cores (README, "Continued
 # pre-training of a public BERT", gives the measured costs and what the size leaves out): the
 # base gets enough updates for its fresh head to predict, every arm the same short continuation,
-# and every model one fine-tuning budget per task, with the rows MRPC needs to leave the
-# majority class (at 500 rows it did not).
+# and every model one fine-tuning budget per task.
 SCALES = {
     "full": dict(corpus_files=4, valid_docs=3, tokens=128, batch=16,
                  base_updates=150, base_lr=2e-4, arm_updates=40, arm_lr=1e-4, arm_saves=2, seeds=[1, 2, 3],
