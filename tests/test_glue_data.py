@@ -9,7 +9,8 @@ import pytest
 from conftest import ROOT, SHARED, real_data, run_tool
 from ir_fairseq import IRUserError
 from ir_fairseq.glue.files import read_split
-from ir_fairseq.glue.metrics import compute_metrics
+from ir_fairseq.glue.metrics import above_majority_p, compute_metrics
+from ir_fairseq.glue.predict import read_dev_predictions, write_tsv
 from ir_fairseq.glue.tasks import TASKS, get_task
 
 # Published GLUE sizes (and ../shared/data/MANIFEST.md): train, dev, test rows
@@ -87,6 +88,40 @@ def test_metrics_by_name_and_scale():
     assert mrpc["accuracy"] == pytest.approx(75.0) and mrpc["f1"] == pytest.approx(200 / 3)
     sts = compute_metrics(TASKS["STS-B"], ["0.1", "0.2", "5.0"], ["1.0", "2.0", "3.0"])
     assert sts["spearman"] == pytest.approx(100.0) and sts["pearson"] < 100.0
+
+
+def test_above_majority_p_is_small_only_for_predictions_that_beat_the_majority_class():
+    # RTE-like: 60 rows of the majority label, 40 of the other
+    labels = ["not_entailment"] * 60 + ["entailment"] * 40
+    rte = TASKS["RTE"]
+    assert above_majority_p(rte, labels, labels) < 1e-9
+    assert above_majority_p(rte, ["not_entailment"] * 100, labels) == 1.0
+    # two minority rows right, one majority row wrong: 61 % against the majority's 60 %, not evidence
+    near = ["not_entailment"] * 100
+    near[0] = near[60] = near[61] = "entailment"
+    assert compute_metrics(rte, near, labels)["accuracy"] == pytest.approx(61.0)
+    assert above_majority_p(rte, near, labels) > 0.2
+    cola_labels = ["1"] * 70 + ["0"] * 30
+    assert above_majority_p(TASKS["CoLA"], cola_labels, cola_labels) < 1e-9
+    assert above_majority_p(TASKS["CoLA"], ["1"] * 100, cola_labels) == 1.0
+    assert above_majority_p(TASKS["CoLA"], [{"1": "0", "0": "1"}[x] for x in cola_labels], cola_labels) > 0.99
+    scores = [f"{i / 20:.3f}" for i in range(100)]
+    assert above_majority_p(TASKS["STS-B"], scores, scores) < 1e-9
+    assert above_majority_p(TASKS["STS-B"], scores[::-1], scores) > 0.99
+    assert above_majority_p(TASKS["STS-B"], ["2.5"] * 100, scores) == 1.0
+    with pytest.raises(ValueError, match="two classes"):
+        above_majority_p(TASKS["CoLA"], ["0", "1", "2"], ["0", "1", "1"])
+
+
+def test_dev_predictions_read_back_as_written_one_dev_set_at_a_time(tmp_path):
+    write_tsv(str(tmp_path / "dev_predictions.tsv"), ("index", "prediction", "label", "split"),
+              [("0", "entailment", "neutral", "dev_matched"), ("1", "neutral", "neutral", "dev_matched"),
+               ("0", "contradiction", "contradiction", "dev_mismatched")])
+    assert read_dev_predictions(str(tmp_path), "dev_mismatched") == (["contradiction"], ["contradiction"])
+    assert read_dev_predictions(str(tmp_path)) == (["entailment", "neutral", "contradiction"],
+                                                   ["neutral", "neutral", "contradiction"])
+    with pytest.raises(IRUserError, match="dev_predictions.tsv not found"):
+        read_dev_predictions(str(tmp_path / "missing"))
 
 
 def glue_task(*args):

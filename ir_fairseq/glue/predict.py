@@ -75,6 +75,21 @@ def write_tsv(path, header, rows):
         f.writelines("\t".join(row) + "\n" for row in rows)
 
 
+def read_dev_predictions(save_dir, split=None):
+    """(predictions, labels) from SAVE_DIR/dev_predictions.tsv as ``run`` writes it; ``split``
+    picks one dev set where a task has two (MNLI)."""
+    path = os.path.join(save_dir, "dev_predictions.tsv")
+    if not os.path.isfile(path):
+        raise IRUserError(f"{path} not found (written by ir-fairseq glue-predict)")
+    predictions, labels = [], []
+    for row in read_lines(path)[1:]:
+        _, prediction, label, row_split = row.split("\t")
+        if split is None or row_split == split:
+            predictions.append(prediction)
+            labels.append(label)
+    return predictions, labels
+
+
 def run(checkpoint, task_name, task_bin, save_dir, submission=True):
     glue_task = get_task(task_name)
     splits = read_splits(task_bin)
