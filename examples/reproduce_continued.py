@@ -381,9 +381,8 @@ def write_results(scale, scale_name, args, results_dir, scores, metrics, base_p,
         f"Fine-tuning: the same budget for every model (lr {scale['ft_lr']}, batch {scale['ft_batch']}, seed = "
         f"the pre-training seed; the base, one model, fine-tuned with seed(s) {scale['base_finetune_seeds']}), "
         f"full dev sets scored once, after the last epoch (no best-epoch choice on dev), training rows: {rows}. "
-        + (f"The run took {log.minutes():.0f} minutes in this invocation (stages finished earlier are reused, "
-         "not timed)." if log.minutes() >= 1 else
-         "This invocation reused every stage from its work folder and only wrote the report."), "",
+        + (f"The run took {log.minutes():.0f} minutes" if log.minutes() >= 1 else "The run took under a minute")
+        + " in this invocation (stages finished earlier are reused, not timed).", "",
         "## Table 1 layout: GLUE dev (mean ± std over seeds)", "", table1, "",
         "Is the base clearly above the majority class? Each base run against the majority-class predictor "
         "on the same dev rows, one-sided (accuracy: exact McNemar test; MCC: Fisher's exact test; "
