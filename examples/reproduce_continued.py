@@ -65,7 +65,7 @@ SCALES = {
     "quick": dict(corpus_files=1, valid_docs=2, tokens=128, batch=16,
                   base_updates=10, base_lr=2e-4, arm_updates=6, arm_saves=2, arm_lr=1e-4, seeds=[1],
                   base_finetune_seeds=[1],
-                  tasks=["SST-2", "STS-B"], max_train_rows={"SST-2": 200, "STS-B": 200},
+                  tasks=["SST-2", "STS-B"], max_train_rows={"SST-2": 300, "STS-B": 300},
                   ft_epochs={"SST-2": 1, "STS-B": 1}, ft_lr=1e-4, ft_batch=16, curve_tasks=["SST-2"],
                   curve_midpoints=False, standardized_heldout=False),
 }

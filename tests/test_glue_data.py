@@ -122,6 +122,10 @@ def test_dev_predictions_read_back_as_written_one_dev_set_at_a_time(tmp_path):
                                                    ["neutral", "neutral", "contradiction"])
     with pytest.raises(IRUserError, match="dev_predictions.tsv not found"):
         read_dev_predictions(str(tmp_path / "missing"))
+    with open(tmp_path / "dev_predictions.tsv", "a", encoding="utf-8") as f:
+        f.write("1\tneutral\tdev_mismatched\n")
+    with pytest.raises(IRUserError, match=r"dev_predictions.tsv, line 5: 3 fields, expected 4"):
+        read_dev_predictions(str(tmp_path))
 
 
 def glue_task(*args):

@@ -82,8 +82,11 @@ def read_dev_predictions(save_dir, split=None):
     if not os.path.isfile(path):
         raise IRUserError(f"{path} not found (written by ir-fairseq glue-predict)")
     predictions, labels = [], []
-    for row in read_lines(path)[1:]:
-        _, prediction, label, row_split = row.split("\t")
+    for number, row in enumerate(read_lines(path)[1:], start=2):
+        fields = row.split("\t")
+        if len(fields) != 4:
+            raise IRUserError(f"{path}, line {number}: {len(fields)} fields, expected 4 (index, prediction, label, split)")
+        _, prediction, label, row_split = fields
         if split is None or row_split == split:
             predictions.append(prediction)
             labels.append(label)
