@@ -4,6 +4,17 @@ One entry point, one convention: each command is the ``main(argv)`` of one modul
 mistake in the user's input (``IRUserError``) ends the command with one line
 ``ir_fairseq: error: ...`` and exit status 1, here and nowhere else. Training itself is
 fairseq's own ``fairseq-train --user-dir ir_fairseq``.
+
+Starting fast: the recipes call cheap commands (``glue-task``, ``spm``, ...) many times, and
+importing torch and fairseq costs seconds. So while this command line starts, the package does
+not install the plugin (``ir_fairseq/__init__.py``), and no command's module imports torch or
+fairseq when it is imported. This module is the one place that decides what a command gets: a
+command in ``NEEDS_PLUGIN`` (it reads fairseq checkpoints, which takes compat's torch.load
+allow-list, or has fairseq build the plugin's tasks and models) first parses its arguments with
+its module's ``build_parser()``, so that ``--help`` and argument errors answer without torch,
+then gets ``ir_fairseq.register()``, then runs. The others never need the plugin: most import
+neither torch nor fairseq, a few use fairseq's dictionary and binary files (``check-data``,
+``glue-prepare``) or torch alone (``glue-task TASK recipe`` asks it for CUDA).
 """
 import importlib
 import sys
@@ -31,6 +42,9 @@ COMMANDS = {
     "convert-hf-to-fairseq": ("ir_fairseq.convert.hf_to_fairseq", "local HF BERT/ELECTRA folder -> fairseq model folder"),
     "convert-fairseq-to-hf": ("ir_fairseq.convert.fairseq_to_hf", "pre-training checkpoint -> HF masked-LM folder"),
 }
+# the commands that run with the plugin installed; their modules also have build_parser()
+NEEDS_PLUGIN = {"model-flags", "evaluate", "glue-predict", "squad-prepare", "squad-predict", "squad-attack",
+                "squad-robustness", "convert-hf-to-fairseq", "convert-fairseq-to-hf"}
 
 
 def usage() -> str:
@@ -42,8 +56,15 @@ def usage() -> str:
 
 def run(command: str, argv) -> int:
     module_name, _ = COMMANDS[command]
+    argv = list(argv)
     try:
-        importlib.import_module(module_name).main(list(argv))
+        module = importlib.import_module(module_name)
+        if command in NEEDS_PLUGIN:
+            module.build_parser().parse_args(argv)  # --help and argument errors exit here
+            import ir_fairseq
+
+            ir_fairseq.register()
+        module.main(argv)
     except IRUserError as e:
         print(f"ir_fairseq: error: {e}", file=sys.stderr)
         return 1

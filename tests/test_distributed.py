@@ -63,26 +63,43 @@ def children(parent_pid):
 
 
 def test_recipe_stops_every_rank_when_one_fails(corpus, tmp_path):
-    """Rank 1 is killed before it reaches the rendezvous, so rank 0 would wait there for it
-    (gloo's timeout is 30 minutes): the recipe reports rank 1 and stops rank 0."""
+    """Rank 1 is frozen as soon as it starts and killed once rank 0 waits for it at the
+    rendezvous (gloo's timeout there is 30 minutes): the recipe reports rank 1 and stops rank 0."""
     env = dict(os.environ, PYTHON=sys.executable, DATA=corpus["bin"], SAVE_DIR=str(tmp_path / "ck"),
                GPUS="2", MASTER_PORT=str(free_port()), MAX_UPDATE="1000", TOKENS="64", BATCH="2",
                TOTAL_BATCH="4", PRECISION="fp32", OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    recipe = subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "pretrain_ir.sh"), *TINY_MODEL,
-                               "--num-workers", "0", "--data-buffer-size", "0"],
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
+    log_path = tmp_path / "recipe.log"
+    with open(log_path, "w") as out:  # a file, read while the recipe runs
+        recipe = subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "pretrain_ir.sh"), *TINY_MODEL,
+                                   "--num-workers", "0", "--data-buffer-size", "0"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+    def output():
+        return log_path.read_text(errors="replace")
+
     ranks = {}
-    while len(ranks) < 2 and time.time() < deadline and recipe.poll() is None:
-        for pid, cmdline in children(recipe.pid):
-            if "fairseq_cli.train" in cmdline:
-                ranks[cmdline.split("--distributed-rank ")[1].split()[0]] = pid
-        time.sleep(0.05)
-    assert set(ranks) == {"0", "1"}, recipe.communicate(timeout=60)
-    os.kill(ranks["1"], signal.SIGKILL)
-    started = time.time()
-    _, stderr = recipe.communicate(timeout=120)
-    assert recipe.returncode == 137, stderr[-3000:]
-    assert "ir_fairseq: error: rank 1 exited with status 137; stopped the other ranks" in stderr
-    assert time.time() - started < 60  # not gloo's timeout
-    assert not os.path.exists(f"/proc/{ranks['0']}")  # rank 0 stopped and reaped
+    deadline = time.time() + 300
+    try:
+        while set(ranks) != {"0", "1"}:
+            assert recipe.poll() is None and time.time() < deadline, output()[-3000:]
+            for pid, cmdline in children(recipe.pid):
+                if "fairseq_cli.train" in cmdline:
+                    ranks[cmdline.split("--distributed-rank ")[1].split()[0]] = pid
+            time.sleep(0.05)
+        os.kill(ranks["1"], signal.SIGSTOP)  # still importing torch: seconds before its rendezvous
+        while "distributed init (rank 0)" not in output():  # logged as rank 0 enters the rendezvous
+            assert recipe.poll() is None and time.time() < deadline, output()[-3000:]
+            time.sleep(0.2)
+        assert "distributed init (rank 1)" not in output()
+        os.kill(ranks["1"], signal.SIGKILL)
+        recipe.wait(timeout=300)  # seconds in practice, far below gloo's 30 minutes
+    finally:
+        if recipe.poll() is None:  # a failed test: the ranks are still the recipe's children
+            for pid in ranks.values():
+                os.kill(pid, signal.SIGKILL)
+            recipe.wait(timeout=60)
+    log = output()
+    assert recipe.returncode == 137, log[-3000:]
+    assert "ir_fairseq: error: rank 1 exited with status 137; stopped the other ranks" in log
+    assert "initialized host" not in log  # rank 0 was stopped inside the rendezvous, never past it
+    assert not os.path.exists(f"/proc/{ranks['0']}")  # stopped and reaped

@@ -5,14 +5,13 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT, fairseq_train
+from conftest import ROOT
 
 
-def test_gradient_noise_measurement_runs(corpus, tmp_path):
-    fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "2", "--disable-validation")
+def test_gradient_noise_measurement_runs(corpus, model_dir):
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "examples", "dpp_gradient_noise.py"),
-         str(tmp_path / "ck" / "checkpoint_last.pt"), corpus["bin"], "--batches", "2", "--draws", "3",
+         str(model_dir / "ck" / "checkpoint_last.pt"), corpus["bin"], "--batches", "2", "--draws", "3",
          "--batch-size", "4"],
         capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -7,9 +7,9 @@ import shutil
 from conftest import fairseq_train, run_tool
 
 
-def test_evaluate_reports_loss_penalties_and_target_entropy(corpus, tmp_path):
-    fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "2", "--disable-validation")
-    out = run_tool("evaluate", [str(tmp_path / "ck" / "checkpoint_last.pt"), corpus["bin"]])
+def test_evaluate_reports_loss_penalties_and_target_entropy(corpus, model_dir):
+    checkpoint = str(model_dir / "ck" / "checkpoint_last.pt")
+    out = run_tool("evaluate", [checkpoint, corpus["bin"]])
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["sentences"] > 0
     assert 0 < result["mlm_acc"] < 100 and result["mlm_loss"] > 0
@@ -18,13 +18,12 @@ def test_evaluate_reports_loss_penalties_and_target_entropy(corpus, tmp_path):
     assert 0 < result["target_entropy"] < result["log_hidden_dim"]
     assert 1 / 32 < result["target_top_mass"] < 1
     # the same seed gives the same masking and fill: a second run agrees exactly
-    again = run_tool("evaluate", [str(tmp_path / "ck" / "checkpoint_last.pt"), corpus["bin"]])
+    again = run_tool("evaluate", [checkpoint, corpus["bin"]])
     assert json.loads(again.stdout.strip().splitlines()[-1]) == result
 
 
-def test_evaluate_takes_the_masking_rate_and_the_normalisation(corpus, tmp_path):
-    fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "2", "--disable-validation")
-    checkpoint = str(tmp_path / "ck" / "checkpoint_last.pt")
+def test_evaluate_takes_the_masking_rate_and_the_normalisation(corpus, model_dir):
+    checkpoint = str(model_dir / "ck" / "checkpoint_last.pt")
 
     def measured(*options):
         out = run_tool("evaluate", [checkpoint, corpus["bin"], *options])
@@ -38,17 +37,16 @@ def test_evaluate_takes_the_masking_rate_and_the_normalisation(corpus, tmp_path)
     assert bad.returncode == 1 and "--mask-prob must be between 0 and 1" in bad.stderr
 
 
-def test_evaluate_errors_name_the_problem(corpus, tmp_path):
+def test_evaluate_errors_name_the_problem(corpus, model_dir, tmp_path):
     missing = run_tool("evaluate", [str(tmp_path / "nope.pt"), corpus["bin"]], check=False)
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "checkpoint not found" in missing.stderr.strip().splitlines()[-1]
 
-    fairseq_train(corpus["bin"], str(tmp_path / "ck"), "--max-update", "1", "--disable-validation")
     other = tmp_path / "other"
     shutil.copytree(corpus["bin"], other)
     with open(other / "dict.txt", "a") as f:
         f.write("extrasymbol 1\nanothersymbol 1\n")  # one more would read as a missing <mask>
-    mismatch = run_tool("evaluate", [str(tmp_path / "ck" / "checkpoint_last.pt"), str(other)], check=False)
+    mismatch = run_tool("evaluate", [str(model_dir / "ck" / "checkpoint_last.pt"), str(other)], check=False)
     assert mismatch.returncode == 1 and "Traceback" not in mismatch.stderr
     assert "does not match the embeddings of" in mismatch.stderr.strip().splitlines()[-1]
 

@@ -10,35 +10,18 @@ import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-from conftest import ROOT, SHARED, fairseq_train, folder_digest, real_data, run_tool
+from conftest import ROOT, SHARED, copy_of, folder_digest, real_data, run_script, run_tool
+from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.experiments import finetune_glue
 from ir_fairseq.glue.files import read_split
-from ir_fairseq.glue.prepare import is_complete, prepare
+from ir_fairseq.glue.prepare import binarize, is_complete, mark_complete, prepare
 from ir_fairseq.glue.tasks import get_task
-
-
-@pytest.fixture(scope="module")
-def model_dir(corpus, tmp_path_factory):
-    """A tiny pre-trained checkpoint with its dict.txt and spm.model, as users would have."""
-    root = tmp_path_factory.mktemp("pretrained")
-    fairseq_train(corpus["bin"], str(root / "ck"), "--max-update", "2", "--disable-validation")
-    shutil.copy(os.path.join(corpus["bin"], "dict.txt"), root / "dict.txt")
-    shutil.copy(corpus["spm_model"], root / "spm.model")
-    return root
 
 
 @pytest.fixture(scope="module")
 def generated_glue(corpus):
     """The project's own review task, written by the generator in GLUE's SST-2 layout."""
     return corpus["raw"] / "glue"
-
-
-def run_script(name, *args, **env):
-    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)],
-                          capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, **env))
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc
 
 
 def check_outputs(glue_dir, task_name, save_dir, submission):
@@ -75,11 +58,10 @@ def check_outputs(glue_dir, task_name, save_dir, submission):
     return metrics
 
 
-def test_generated_task_end_to_end_with_report(generated_glue, model_dir, tmp_path):
-    out = tmp_path / "data"
-    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
+def test_generated_task_end_to_end_with_report(generated_glue, model_dir, sst2_bin, tmp_path):
+    """sst2_bin is preprocess_glue.sh's output; here finetune_glue.sh, glue-report, glue-predict."""
     save_dir = tmp_path / "results" / "tiny" / "SST-2"
-    run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", out / "SST-2-bin",
+    run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", sst2_bin,
                save_dir, "--max-update", "4", "--data-buffer-size", "0")
     metrics = check_outputs(generated_glue, "SST-2", save_dir, "SST-2.tsv")
     assert 0.0 <= metrics["accuracy"] <= 100.0
@@ -89,24 +71,17 @@ def test_generated_task_end_to_end_with_report(generated_glue, model_dir, tmp_pa
     assert (tmp_path / "results" / "glue_results.csv").read_text().splitlines() == [
         "Model,SST-2 (Acc),Average", f"tiny,{metrics['accuracy']:.2f},{metrics['accuracy']:.2f}"]
     # the fine-tuned checkpoint is what glue-predict takes; the pre-trained one is refused
-    proc = run_tool("glue-predict", [model_dir / "ck" / "checkpoint_last.pt", "SST-2", out / "SST-2-bin",
+    proc = run_tool("glue-predict", [model_dir / "ck" / "checkpoint_last.pt", "SST-2", sst2_bin,
                                      tmp_path / "wrong"], check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert "was trained with task 'masked_lm_ir', not sentence_prediction" in proc.stderr
 
 
-def test_sweep_keeps_only_the_best_dev_checkpoint(generated_glue, model_dir, tmp_path):
-    out = tmp_path / "data"
-    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
+def test_sweep_keeps_only_the_best_dev_checkpoint(model_dir, sst2_bin, tmp_path):
     save_dir = tmp_path / "sweep"
-    proc = subprocess.run(
-        ["bash", os.path.join(ROOT, "scripts", "finetune_glue.sh"), "SST-2",
-         str(model_dir / "ck" / "checkpoint_last.pt"), str(out / "SST-2-bin"), str(save_dir),
-         "--max-update", "2", "--data-buffer-size", "0"],
-        capture_output=True, text=True, timeout=900,
-        env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, SWEEP="1",
-                 LRS="1e-5 3e-5", BATCHES="16", EPOCHS_LIST="1", SEEDS="1 2"))
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", sst2_bin, save_dir,
+               "--max-update", "2", "--data-buffer-size", "0",
+               SWEEP="1", LRS="1e-5 3e-5", BATCHES="16", EPOCHS_LIST="1", SEEDS="1 2")
     sweep = (save_dir / "sweep.tsv").read_text().splitlines()
     assert len(sweep) == 1 + 4
     assert sorted(p.name for p in save_dir.rglob("*.pt")) == ["checkpoint_best.pt"]
@@ -145,9 +120,7 @@ def test_bad_tsv_is_a_one_line_error_from_the_script(model_dir, tmp_path):
     (tmp_path / "glue" / "RTE").mkdir(parents=True)
     (tmp_path / "glue" / "RTE" / "train.tsv").write_text(
         "index\tsentence1\tsentence2\tlabel\n0\ta\tb\tmaybe\n")
-    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "preprocess_glue.sh"),
-                           str(tmp_path / "glue"), "RTE", str(model_dir), str(tmp_path / "out")],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHON=sys.executable))
+    proc = run_script("preprocess_glue.sh", tmp_path / "glue", "RTE", model_dir, tmp_path / "out", check=False)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
         f"ir_fairseq: error: {tmp_path}/glue/RTE/train.tsv:2: unknown label 'maybe' for RTE "
@@ -192,13 +165,12 @@ def test_a_bin_made_for_another_row_cap_is_redone(generated_glue, model_dir, tmp
     # the previous cap's binarised files cannot be passed off as this one's
     prepare(str(generated_glue), "SST-2", str(model_dir), task_bin, 30)
     assert not is_complete(task_bin, 30) and not is_complete(task_bin, 20)
-    proc = run_tool("glue-prepare", ["--mark-complete", task_bin], check=False)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
-    assert proc.stderr.strip() == (
-        f"ir_fairseq: error: {task_bin} is not binarised: {task_bin}/input0/train.idx is missing")
+    with pytest.raises(IRUserError) as refused:
+        mark_complete(task_bin)
+    assert str(refused.value) == f"{task_bin} is not binarised: {task_bin}/input0/train.idx is missing"
     assert not is_complete(task_bin, 30)
-    proc = run_tool("glue-prepare", ["--mark-complete", tmp_path / "nowhere"], check=False)
-    assert proc.returncode == 1 and "has no prepare.json" in proc.stderr
+    with pytest.raises(IRUserError, match="has no prepare.json"):
+        mark_complete(str(tmp_path / "nowhere"))
     run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path, MAX_TRAIN_ROWS="30")
     assert is_complete(task_bin, 30) and binarised_train_rows(task_bin) == 30
 
@@ -234,16 +206,14 @@ def copy_task(generated_glue, tmp_path):
     (lambda f: os.remove(f / "dev.tsv"), "GLUE file not found: {f}/dev.tsv"),
 ])
 def test_damaged_tsv_is_named_before_a_previous_preparation_is_touched(
-        generated_glue, model_dir, tmp_path, damage, message):
+        generated_glue, model_dir, sst2_bin, tmp_path, damage, message):
     glue, folder = copy_task(generated_glue, tmp_path)
     out = tmp_path / "bin"
-    run_script("preprocess_glue.sh", glue, "SST-2", model_dir, out)
+    copy_of(sst2_bin, out / "SST-2-bin")  # a finished preparation of these files
     before = folder_digest(out)
     last = len((folder / "dev.tsv").read_text().splitlines())
     damage(folder)
-    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "preprocess_glue.sh"), str(glue), "SST-2",
-                           str(model_dir), str(out)], capture_output=True, text=True,
-                          env=dict(os.environ, PYTHON=sys.executable))
+    proc = run_script("preprocess_glue.sh", glue, "SST-2", model_dir, out, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert proc.stderr.strip().splitlines()[-1].startswith(
         "ir_fairseq: error: " + message.format(f=folder, last=last)), proc.stderr[-2000:]
@@ -252,26 +222,29 @@ def test_damaged_tsv_is_named_before_a_previous_preparation_is_touched(
 
 def test_windows_line_endings_give_the_same_rows(generated_glue, model_dir, tmp_path):
     glue, folder = copy_task(generated_glue, tmp_path)
-    run_script("preprocess_glue.sh", glue, "SST-2", model_dir, tmp_path / "unix")
+
+    def prepare_and_binarize(out):
+        prepare(str(glue), "SST-2", str(model_dir), str(out))
+        binarize(str(out), str(model_dir / "dict.txt"))
+
+    prepare_and_binarize(tmp_path / "unix")
     for name in ("train.tsv", "dev.tsv", "test.tsv"):
         text = (folder / name).read_bytes()
         (folder / name).write_bytes(text.replace(b"\n", b"\r\n"))
-    run_script("preprocess_glue.sh", glue, "SST-2", model_dir, tmp_path / "windows")
+    prepare_and_binarize(tmp_path / "windows")
     def data(folder):  # the logs name their own folder
         return {name: content for name, content in folder_digest(folder).items() if not name.endswith(".log")}
 
     assert data(tmp_path / "windows") == data(tmp_path / "unix")
 
 
-def test_damaged_binarized_task_stops_finetuning_before_it_starts(generated_glue, model_dir, tmp_path):
-    out = tmp_path / "bin"
-    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, out)
-    damaged = out / "SST-2-bin" / "input0" / "valid.bin"
+def test_damaged_binarized_task_stops_finetuning_before_it_starts(model_dir, sst2_bin, tmp_path):
+    task_bin = copy_of(sst2_bin, tmp_path / "SST-2-bin")
+    damaged = task_bin / "input0" / "valid.bin"
     with open(damaged, "r+b") as f:
         f.truncate(os.path.getsize(damaged) // 2)
-    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "finetune_glue.sh"), "SST-2",
-                           str(model_dir / "ck" / "checkpoint_last.pt"), str(out / "SST-2-bin"), str(tmp_path / "ft")],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHON=sys.executable))
+    proc = run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", task_bin,
+                      tmp_path / "ft", check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert proc.stderr.strip().splitlines()[-1].startswith(f"ir_fairseq: error: {damaged} is "), proc.stderr[-2000:]
     written = folder_digest(tmp_path / "ft") if (tmp_path / "ft").exists() else {}
@@ -297,11 +270,10 @@ def train_batches(task_bin, grouped, task="sentence_prediction_ir", epochs=2):
     return example_sizes(dataset), per_epoch
 
 
-def test_length_grouped_batches_cover_every_example_with_less_padding(generated_glue, model_dir, tmp_path):
+def test_length_grouped_batches_cover_every_example_with_less_padding(sst2_bin):
     from ir_fairseq.data.length_grouping import real_token_fraction
 
-    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path)
-    task_bin = tmp_path / "SST-2-bin"
+    task_bin = sst2_bin
     sizes, (first, second) = train_batches(task_bin, grouped=True)
     shuffled_sizes, (shuffled, _) = train_batches(task_bin, grouped=False)
     _, (fairseq_own, _) = train_batches(task_bin, grouped=False, task="sentence_prediction")
@@ -315,12 +287,11 @@ def test_length_grouped_batches_cover_every_example_with_less_padding(generated_
     assert [max(sizes[b]) for b in first] != sorted(max(sizes[b]) for b in first)
 
 
-def test_recipe_groups_by_length_unless_told_not_to(generated_glue, model_dir, tmp_path):
-    run_script("preprocess_glue.sh", generated_glue, "SST-2", model_dir, tmp_path)
+def test_recipe_groups_by_length_unless_told_not_to(model_dir, sst2_bin, tmp_path):
     for setting, expected in (("1", True), ("0", False)):
         save_dir = tmp_path / f"ft{setting}"
         proc = run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt",
-                          tmp_path / "SST-2-bin", save_dir, "--max-update", "2", "--data-buffer-size", "0",
+                          sst2_bin, save_dir, "--max-update", "2", "--data-buffer-size", "0",
                           SUBMISSION="0", GROUP_BY_LENGTH=setting)
         assert f"GROUP_BY_LENGTH={setting}" in proc.stdout.splitlines()[0]
         log = (save_dir / "train.log").read_text()

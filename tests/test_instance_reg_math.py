@@ -55,17 +55,19 @@ def test_distance_matches_independent_computation(kind):
 
 
 def test_kl_is_target_first_and_zero_on_identical_states():
-    states = torch.randn(1, 2, 8)
+    generator = torch.Generator().manual_seed(1)
+    states = torch.randn(1, 2, 8, generator=generator)
     assert torch.allclose(per_position_distance(states, states, "kl"), torch.zeros(1, 2), atol=1e-6)
-    other = torch.randn(1, 2, 8)
+    other = torch.randn(1, 2, 8, generator=generator)
     forward = per_position_distance(other, states, "kl")
     backward = per_position_distance(states, other, "kl")
     assert not torch.allclose(forward, backward)  # KL is not symmetric: the order is pinned
 
 
 def test_half_precision_states_are_compared_in_float32():
-    states = torch.randn(1, 4, 16)
-    target = torch.randn(1, 4, 16)
+    generator = torch.Generator().manual_seed(2)
+    states = torch.randn(1, 4, 16, generator=generator)
+    target = torch.randn(1, 4, 16, generator=generator)
     exact = per_position_distance(target, states, "kl")
     half = per_position_distance(target.half(), states.half(), "kl")
     assert half.dtype == torch.float32
@@ -73,7 +75,8 @@ def test_half_precision_states_are_compared_in_float32():
 
 
 def test_padding_positions_are_excluded_from_the_sum():
-    states, target = torch.randn(2, 4, 6), torch.randn(2, 4, 6)
+    generator = torch.Generator().manual_seed(4)
+    states, target = torch.randn(2, 4, 6, generator=generator), torch.randn(2, 4, 6, generator=generator)
     non_pad = torch.tensor([[True, True, True, False], [True, True, False, False]])
     per_position = per_position_distance(target, states, "kl")
     expected = torch.stack([per_position[0, :3].sum(), per_position[1, :2].sum()])
@@ -140,18 +143,53 @@ def test_fill_writes_predictions_in_order_and_never_special_symbols():
     filled, predicted = fill_predictions(src, masked, log_probs, forbidden, "argmax")
     assert filled.tolist() == [[0, 8, 4, 10, 2], [0, 5, 11, 2, PAD]]
     assert predicted.tolist() == [8, 10, 11]
+
+    # sampled: each masked position has two symbols of its own (the others impossible) and
+    # the forbidden ones, which carry 4e³ / (4e³ + 2) ≈ 97.5% of its mass
+    supports = [[4, 8], [9, 10], [5, 11]]
+    logits = torch.full((3, vocab), float("-inf"))
+    for row, ids in enumerate(supports):
+        logits[row, ids] = 0.0
+    logits[:, forbidden] = 3.0
+    draws = 2000
     torch.manual_seed(0)
-    sampled, _ = fill_predictions(src, masked, log_probs, forbidden, "sample")
-    assert not (sampled[masked].unsqueeze(-1) == forbidden).any()
-    assert torch.equal(sampled[~masked], src[~masked])
+    sampled, _ = fill_predictions(src.repeat(draws, 1), masked.repeat(draws, 1),
+                                  F.log_softmax(logits, dim=-1).repeat(draws, 1), forbidden, "sample")
+    for (row, column), ids in zip(masked.nonzero().tolist(), supports):
+        # 2000 draws of a fair choice between two symbols: both appear (else p = 2^-1999)
+        assert set(sampled[row::2, column].tolist()) == set(ids), (row, column)
+    unmasked = ~masked.repeat(draws, 1)
+    assert torch.equal(sampled[unmasked], src.repeat(draws, 1)[unmasked])
 
 
-def test_prediction_log_probs_are_renormalised_without_forbidden_symbols():
-    logits = torch.tensor([[2.0, 0.0, 1.0, -1.0]])
-    log_probs = F.log_softmax(logits, dim=-1)
-    got = prediction_log_probs(log_probs, torch.tensor([2]), torch.tensor([0]))
-    expected = math.log(math.exp(1.0) / (math.exp(0.0) + math.exp(1.0) + math.exp(-1.0)))
-    assert got.item() == pytest.approx(expected, rel=1e-6)
+def test_sampled_fill_and_its_log_probs_follow_the_distribution_renormalised_without_forbidden_symbols():
+    """The sampler's empirical frequencies and the log-probabilities the score function uses,
+    both against the renormalised distribution computed here in float64, with forbidden
+    symbols that carry most of the mass."""
+    generator = torch.Generator().manual_seed(0)
+    vocab, draws = 10, 100_000
+    forbidden = torch.tensor([0, 1, 2, 3, 9])  # specials first, a madeupword-like symbol last
+    allowed = torch.ones(vocab, dtype=torch.bool)
+    allowed[forbidden] = False
+    logits = torch.randn(3, vocab, generator=generator, dtype=torch.float64)
+    logits[:, forbidden] += 1.5
+    fill_probs = torch.softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+    assert (torch.softmax(logits, dim=-1)[:, forbidden].sum(dim=-1) > 0.6).all()
+    log_probs = F.log_softmax(logits.float(), dim=-1).repeat(draws, 1)
+    src = torch.full((draws, 3), 50)  # every position masked: position j of each row gets distribution j
+    torch.manual_seed(1)
+    _, predicted = fill_predictions(src, src.eq(50), log_probs, forbidden, "sample")
+
+    frequencies = F.one_hot(predicted.view(draws, 3), vocab).double().mean(dim=0)
+    assert (frequencies[:, forbidden] == 0).all()
+    # 100000 draws per distribution: a frequency's standard error is sqrt(q(1-q)/draws) <= 0.0016;
+    # at 5 standard errors a correct sampler fails one of the 15 allowed cells with probability < 1e-5
+    standard_error = (fill_probs * (1 - fill_probs) / draws).sqrt()
+    assert ((frequencies - fill_probs).abs() <= 5 * standard_error).all(), (frequencies - fill_probs) / standard_error
+    # each drawn symbol's log-probability is the one of the distribution it was drawn from
+    got = prediction_log_probs(log_probs, predicted, forbidden).view(draws, 3)
+    expected = fill_probs.log()[torch.arange(3), predicted.view(draws, 3)]
+    assert torch.allclose(got.double(), expected, atol=1e-5)
 
 
 def test_per_sentence_sum_places_masked_values_by_row():
@@ -162,23 +200,36 @@ def test_per_sentence_sum_places_masked_values_by_row():
 
 
 def test_score_function_surrogate_is_zero_valued_and_unbiased():
-    """Monte Carlo: the surrogate's gradient matches the exact gradient of E[penalty]."""
-    torch.manual_seed(0)
-    vocab, draws = 4, 40000
-    logits = torch.tensor([0.3, -0.2, 1.0, 0.1], requires_grad=True)
-    penalty_of_token = torch.tensor([0.5, 2.0, 0.1, 1.0])
-    exact = torch.autograd.grad((F.softmax(logits, -1) * penalty_of_token).sum(), logits)[0]
+    """Monte Carlo: the surrogate's gradient matches the exact gradient of E[penalty] under the
+    fill distribution, the MLM distribution renormalised without the forbidden symbols (which
+    carry mass here, and whose logits the fill distribution does not depend on)."""
+    vocab, draws = 6, 100_000
+    logits = torch.tensor([0.8, 0.3, -0.2, 1.0, 0.1, 0.6], requires_grad=True)
+    forbidden = torch.tensor([0, 5])
+    allowed = torch.tensor([False, True, True, True, True, False])
+    penalty_of_token = torch.tensor([9.0, 0.5, 2.0, 0.1, 1.0, 9.0])  # never drawn: 9.0 never counts
+    fill_probs = F.softmax(logits.double().masked_fill(~allowed, float("-inf")), -1)
+    exact = torch.autograd.grad((fill_probs * penalty_of_token.double()).sum(), logits)[0]
+    assert (exact[forbidden] == 0).all() and (exact[allowed].abs() > 0.02).all()
 
-    forbidden = torch.tensor([], dtype=torch.long)
     batch_log_probs = F.log_softmax(logits, -1).unsqueeze(0).expand(draws, vocab)
     src = torch.full((draws, 1), 50)
+    torch.manual_seed(0)
     _, predicted = fill_predictions(src, src.eq(50), batch_log_probs, forbidden, "sample")
     log_prob = prediction_log_probs(batch_log_probs, predicted, forbidden)
+    reward = penalty_of_token[predicted].double()
+    argmax_penalty = penalty_of_token[logits.masked_fill(~allowed, float("-inf")).argmax()].expand(draws)
     # leave-one-out, and the argmax fill's penalty as each draw's baseline: both unbiased
     # (which has the lower variance depends on the model: examples/dpp_gradient_noise.py)
-    argmax_penalty = penalty_of_token[logits.argmax()].expand(draws)
     for baseline in (None, argmax_penalty):
         surrogate = score_function_surrogate(penalty_of_token[predicted], torch.ones(draws), log_prob, baseline)
         assert surrogate.item() == 0.0
         estimate = torch.autograd.grad(surrogate / draws, logits, retain_graph=True)[0]
-        assert torch.allclose(estimate, exact, atol=0.02), (baseline is None, estimate, exact)
+        # the estimate is a mean over draws of advantage × score, the score of the fill
+        # distribution being onehot(x) - q on the allowed symbols and 0 on the forbidden ones;
+        # tolerance: 5 standard errors of that mean, from the draws' own spread (about 0.002)
+        others = (reward.sum() - reward) / (draws - 1) if baseline is None else baseline.double()
+        score = (F.one_hot(predicted, vocab).double() - fill_probs.detach()).masked_fill(~allowed, 0.0)
+        standard_error = ((reward - others).unsqueeze(-1) * score).std(dim=0) / math.sqrt(draws)
+        assert ((estimate.double() - exact).abs() <= 5 * standard_error + 1e-6).all(), (
+            baseline is None, estimate, exact, standard_error)

@@ -11,8 +11,8 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, SHARED, free_port, json_log_records, real_data
-from test_hf_conversion import MINILM_SPEC, SENTENCE, convert, load_hub, minilm_dir, perturbed, printed_max_diff, save_hf
+from conftest import MINILM_SPEC, ROOT, SHARED, free_port, json_log_records, minilm_dir, real_data
+from test_hf_conversion import SENTENCE, convert, load_hub, perturbed, printed_max_diff, save_hf
 
 transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
 pytestmark = [
@@ -48,10 +48,9 @@ def corpus_slice(folder, max_bytes=120_000):
 
 
 @pytest.fixture(scope="module")
-def continued(tmp_path_factory):
+def continued(converted_minilm, tmp_path_factory):
     root = tmp_path_factory.mktemp("continued")
-    model_dir = root / "minilm"
-    convert("convert-hf-to-fairseq", minilm_dir(), model_dir)
+    model_dir = converted_minilm[0]
     proc = run_bash("prepare_pretrain_data.sh", root / "data", corpus_slice(root / "raw"),
                     env_extra={"MODEL_DIR": str(model_dir), "SHARDS": "2", "VALID_DOCS": "1"})
     data = proc.stdout.strip().splitlines()[-1].split("=", 1)[1]

@@ -1,4 +1,5 @@
-"""Resume after SIGKILL, multi-worker parity, half-precision numerics, degenerate batches."""
+"""Resume after SIGKILL, a checkpoint copy cut half-way, multi-worker parity, half-precision
+numerics, degenerate batches."""
 import math
 import os
 import signal
@@ -113,31 +114,65 @@ def test_rows_of_padding_only_give_finite_loss_and_gradients(corpus):
         assert param.grad is None or torch.isfinite(param.grad).all(), name
 
 
-def test_checkpoint_last_always_loads_after_kills_during_saves(corpus, tmp_path):
-    """Every update saves (checkpoint_1_N.pt, then a copy to checkpoint_last.pt); SIGKILL at
-    staggered moments, then load checkpoint_last.pt each time."""
-    import time
+# fairseq-train in a process whose second write into checkpoint_last.pt (the copy of the
+# update-2 checkpoint, or the atomic copy's temporary file) is cut by the kernel at half the
+# checkpoint's size: RLIMIT_FSIZE, set the moment that file is opened for writing, stops
+# whatever copy routine writes it at that byte. Python ignores SIGXFSZ, so the write fails
+# (EFBIG, a full disk's kind of error) and the exception goes up through fairseq's save;
+# with SIGXFSZ's default action back, the process dies there, as a SIGKILL would.
+CUT_SECOND_COPY_ONTO_LAST = """
+import os, resource, runpy, signal, sys
 
-    import ir_fairseq  # noqa: F401  (atomic copies and the torch.load allow-list)
-    from fairseq import checkpoint_utils
+opened = 0
 
-    assert checkpoint_utils.PathManager.copy.__qualname__.startswith("AtomicCopyPathManager")
+def cut_mid_copy(event, args):
+    global opened
+    if event != "open" or not isinstance(args[0], str) or "checkpoint_last" not in os.path.basename(args[0]):
+        return
+    mode, flags = args[1], args[2]
+    writes = set(mode) & set("wax+") if mode is not None else flags & (os.O_WRONLY | os.O_RDWR)
+    if not writes:
+        return
+    opened += 1
+    if opened == 2:
+        half = os.path.getsize(os.path.join(os.path.dirname(args[0]), "checkpoint_1_2.pt")) // 2
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (half, half))
+
+if sys.argv[1] == "killed":
+    signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+sys.addaudithook(cut_mid_copy)
+sys.argv = ["fairseq-train", *sys.argv[2:]]
+runpy.run_module("fairseq_cli.train", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("cut", ["killed", "write_error"])
+def test_checkpoint_last_stays_the_previous_checkpoint_when_its_copy_is_cut_half_way(corpus, tmp_path, cut):
+    """Saves at updates 1 and 2 (checkpoint_1_N.pt, then a copy onto checkpoint_last.pt); the
+    copy at update 2 stops at half the file."""
     save_dir = tmp_path / "ck"
+    command = train_command(corpus["bin"], str(save_dir), "--max-update", "2", "--save-interval-updates", "1",
+                            "--disable-validation")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    for attempt in range(4):
-        proc = subprocess.Popen(train_command(
-            corpus["bin"], str(save_dir), "--max-update", "400", "--save-interval-updates", "1",
-            "--keep-interval-updates", "2", "--disable-validation",
-        ), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        saves = 0
-        for line in proc.stdout:
-            if "Saved checkpoint" in line:
-                saves += 1
-                if saves >= 3 + attempt:
-                    time.sleep(0.013 * attempt)  # land at different points of the next save
-                    proc.send_signal(signal.SIGKILL)
-                    break
-        proc.wait(timeout=120)
-        proc.stdout.close()
-        state = torch.load(save_dir / "checkpoint_last.pt", map_location="cpu")
-        assert state["optimizer_history"][-1]["num_updates"] >= 3
+    proc = subprocess.run([sys.executable, "-c", CUT_SECOND_COPY_ONTO_LAST, cut, *command[3:]], env=env,
+                          capture_output=True, text=True, timeout=600)
+    log = proc.stdout + proc.stderr
+    saved = [line for line in log.splitlines() if "Saved checkpoint" in line]
+    assert len(saved) == 1 and "@ 1 updates" in saved[0], log[-3000:]  # the save at update 2 never ended
+    half = os.path.getsize(save_dir / "checkpoint_1_2.pt") // 2
+    if cut == "killed":
+        assert proc.returncode == -signal.SIGXFSZ, log[-3000:]
+        # the half-written file is still on disk (a killed process cleans nothing), not as checkpoint_last.pt
+        cut_files = [name for name in os.listdir(save_dir) if os.path.getsize(save_dir / name) == half]
+        assert len(cut_files) == 1 and cut_files[0] != "checkpoint_last.pt", os.listdir(save_dir)
+    else:
+        assert proc.returncode == 1 and "OSError: [Errno 27] File too large" in log, log[-3000:]
+        checkpoints = sorted(name for name in os.listdir(save_dir) if name.endswith(".pt") or ".pt." in name)
+        assert checkpoints == ["checkpoint_1_1.pt", "checkpoint_1_2.pt", "checkpoint_last.pt"]  # no temporary left
+
+    newer = torch.load(save_dir / "checkpoint_1_2.pt", map_location="cpu")  # fairseq's own atomic write
+    assert newer["optimizer_history"][-1]["num_updates"] == 2
+    last = torch.load(save_dir / "checkpoint_last.pt", map_location="cpu")
+    assert last["optimizer_history"][-1]["num_updates"] == 1
+    assert (save_dir / "checkpoint_last.pt").read_bytes() == (save_dir / "checkpoint_1_1.pt").read_bytes()

@@ -15,13 +15,12 @@ import pytest
 import torch
 
 from builders import build
-from conftest import fairseq_train, json_log_records, run_cli, run_tool
+from conftest import fairseq_train, json_log_records, run_cli, run_script, run_tool
 from ir_fairseq.common.model_folder import load_model_folder, load_tokenizer
 from ir_fairseq.convert.verify import SENTENCES
 from ir_fairseq.squad.data import read_squad
 from ir_fairseq.squad.features import WindowConfig, build_all_features
 from squad_sources import squad_files  # noqa: F401  (a fixture)
-from test_glue_pipeline import run_script
 from test_squad_pipeline import WINDOWS
 
 BPE_FILES = ("encoder.json", "vocab.bpe")

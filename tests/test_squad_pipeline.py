@@ -6,17 +6,15 @@ import json
 import math
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import ir_fairseq.tasks.squad_span  # noqa: F401  (registers the task and criterion)
-from conftest import ROOT, TINY_MODEL, TINY_TRAINING, folder_digest, run_cli, run_tool
+from conftest import ROOT, SHARED, TINY_MODEL, TINY_TRAINING, folder_digest, run_cli, run_script, run_tool
 from ir_fairseq.criterions.squad_span import SquadSpanCriterion
-from ir_fairseq.pretraining import spm
+from ir_fairseq.pretraining import spm, synthetic
 from ir_fairseq.squad.data import load_squad_dict, read_squad, write_squad
 from ir_fairseq.squad.robustness import first_questions
 from squad_sources import needs_wordnet, squad_files  # noqa: F401  (squad_files: a fixture)
@@ -117,15 +115,6 @@ def test_criterion_is_mean_start_end_cross_entropy_and_its_logs_sum(tiny_dict_di
 # ---------------------------------------------------------------------------------------
 # the user's commands on SQuAD files
 
-def run_script(name, *args, env=None, check=True):
-    proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)], capture_output=True,
-                          text=True, timeout=900,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, **(env or {})))
-    if check:
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc
-
-
 def assert_one_line_error(proc, fragment):
     assert proc.returncode == 1, proc.stderr[-3000:]
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
@@ -167,10 +156,10 @@ def model_dir(tmp_path_factory, squad_files):
 @pytest.fixture(scope="module")
 def finetuned(model_dir, squad_files, windows, tmp_path_factory):
     root = tmp_path_factory.mktemp("squad_finetuned")
-    run_script("preprocess_squad.sh", squad_files.folder, model_dir, root / "bin", env=windows)
+    run_script("preprocess_squad.sh", squad_files.folder, model_dir, root / "bin", **windows)
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", root / "bin", root / "ft",
                       "--max-update", "3", "--data-buffer-size", "0", "--num-workers", "0", "--log-interval", "1",
-                      env={"BATCH": "8"})
+                      BATCH="8")
     return {"root": root, "bin": root / "bin", "save": root / "ft", "stdout": proc.stdout,
             "checkpoint": root / "ft" / "checkpoint_last.pt"}
 
@@ -202,6 +191,22 @@ def test_finetune_trains_logs_and_scores_the_dev_slice(finetuned, squad_files):
     predictions = json.loads((finetuned["save"] / "dev_predictions.json").read_text())
     assert list(predictions) == [e.qid for e in dev]
     metrics = json.loads((finetuned["save"] / "dev_metrics.json").read_text())
+    assert set(metrics) == {"exact_match", "f1"} and 0 <= metrics["exact_match"] <= metrics["f1"] <= 100
+
+
+@pytest.mark.skipif(not SHARED, reason="without the shared data every SQuAD test here runs on the generated files")
+def test_generated_files_run_end_to_end_as_well(model_dir, tmp_path):
+    """With the real files present (CI) the fixtures above read them; the generated files that a
+    fresh clone's tests and the demo use must keep working too."""
+    folder = tmp_path / "generated"
+    synthetic.generate_squad(str(folder))
+    names = {"TRAIN_FILE": synthetic.SQUAD_FILES["train"], "DEV_FILE": synthetic.SQUAD_FILES["dev"]}
+    run_script("preprocess_squad.sh", folder, model_dir, tmp_path / "bin", **WINDOWS, **names)
+    run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", tmp_path / "bin", tmp_path / "ft",
+               "--max-update", "2", "--data-buffer-size", "0", "--num-workers", "0", BATCH="8")
+    dev = read_squad(str(folder / names["DEV_FILE"]))[:QUESTIONS]
+    assert list(json.loads((tmp_path / "ft" / "dev_predictions.json").read_text())) == [e.qid for e in dev]
+    metrics = json.loads((tmp_path / "ft" / "dev_metrics.json").read_text())
     assert set(metrics) == {"exact_match", "f1"} and 0 <= metrics["exact_match"] <= metrics["f1"] <= 100
 
 
@@ -253,22 +258,22 @@ def test_user_errors_are_one_line(model_dir, finetuned, squad_files, windows, tm
     (tmp_path / "no-tokenizer").mkdir()
     shutil.copy(model_dir / "dict.txt", tmp_path / "no-tokenizer" / "dict.txt")
     proc = run_script("preprocess_squad.sh", squad_files.folder, tmp_path / "no-tokenizer", tmp_path / "out",
-                      env=windows, check=False)
+                      **windows, check=False)
     assert_one_line_error(proc, "has no tokenizer")
     # data binarised with another dictionary than the checkpoint's
     other = tmp_path / "other-dict"
     other.mkdir()
     shutil.copy(model_dir / "spm.model", other / "spm.model")
     (other / "dict.txt").write_text((model_dir / "dict.txt").read_text() + "extra1 1\nextra2 1\n")
-    run_script("preprocess_squad.sh", squad_files.folder, other, tmp_path / "other-bin", env=dict(windows, LIMIT="5"))
+    run_script("preprocess_squad.sh", squad_files.folder, other, tmp_path / "other-bin", **dict(windows, LIMIT="5"))
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", tmp_path / "other-bin",
-                      tmp_path / "ft", "--max-update", "1", env={"PREDICT": "0"}, check=False)
+                      tmp_path / "ft", "--max-update", "1", PREDICT="0", check=False)
     assert_one_line_error(proc, "does not match the embeddings of")
     # windows longer than the model's positions
     run_script("preprocess_squad.sh", squad_files.folder, model_dir, tmp_path / "long-bin",
-               env=dict(windows, LIMIT="5", MAX_LENGTH="96"))
+               **dict(windows, LIMIT="5", MAX_LENGTH="96"))
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", tmp_path / "long-bin",
-                      tmp_path / "ft2", "--max-update", "1", env={"PREDICT": "0"}, check=False)
+                      tmp_path / "ft2", "--max-update", "1", PREDICT="0", check=False)
     assert_one_line_error(proc, "preprocess again with MAX_LENGTH=64")
     # the dictionary of --model-dir does not fit the fine-tuned checkpoint
     proc = run_tool("squad-predict", [finetuned["checkpoint"], squad_files.dev, "--model-dir", other, "--limit", "2"],
@@ -295,7 +300,7 @@ def test_damaged_squad_json_is_named_before_any_output_changes(finetuned, model_
     out = tmp_path / "bin"
     shutil.copytree(finetuned["bin"], out)
     before = folder_digest(out)
-    proc = run_script("preprocess_squad.sh", folder, model_dir, out, env=windows, check=False)
+    proc = run_script("preprocess_squad.sh", folder, model_dir, out, **windows, check=False)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     assert re.match("ir_fairseq: error: " + message.format(dev=re.escape(dev)),
                     proc.stderr.strip().splitlines()[-1]), proc.stderr[-2000:]

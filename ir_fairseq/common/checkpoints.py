@@ -8,11 +8,12 @@ and every unreadable or mismatched file gives the same one-line ``IRUserError``.
 """
 import copy
 import os
-from typing import Any, List, Optional
-
-import torch
+from typing import TYPE_CHECKING, Any, List, Optional
 
 from ir_fairseq.common.errors import IRUserError
+
+if TYPE_CHECKING:  # torch is imported where a checkpoint is read: model-flags --help starts without it
+    import torch
 
 EMBEDDINGS = "encoder.sentence_encoder.embed_tokens.weight"
 ARCHITECTURE_FIELDS = (
@@ -33,6 +34,8 @@ def read_state(path: str) -> dict:
         raise IRUserError(f"checkpoint not found: {path}")
     if os.path.getsize(path) == 0:
         raise IRUserError(f"checkpoint {path} is empty (truncated?)")
+    import torch
+
     try:
         try:
             state = torch.load(path, map_location="cpu", mmap=True)
@@ -113,7 +116,7 @@ class Checkpoint:
         return self.state["model"]
 
     @property
-    def embeddings(self) -> Optional[torch.Tensor]:
+    def embeddings(self) -> Optional["torch.Tensor"]:
         return self.weights.get(EMBEDDINGS)
 
     def check_dictionary(self, dictionary_size: int, source: str, hint: str = "") -> None:
@@ -131,7 +134,7 @@ class Checkpoint:
             f"embeddings of {self.path} ({rows} rows)"
             + (f": {hint}" if hint else ""))
 
-    def check_fits(self, model: torch.nn.Module) -> None:
+    def check_fits(self, model: "torch.nn.Module") -> None:
         """Refuse weights whose names or shapes are not those of ``model``."""
         current = model.state_dict()
         missing = sorted(set(current) - set(self.weights))
@@ -172,9 +175,7 @@ class Checkpoint:
         return models[0].eval(), task
 
 
-def main(argv=None):
-    """``ir-fairseq model-flags CHECKPOINT [--hydra]``: the fairseq-train flags (or the
-    fairseq-hydra-train overrides) of its architecture."""
+def build_parser():
     import argparse
 
     parser = argparse.ArgumentParser(prog="ir-fairseq model-flags",
@@ -183,6 +184,12 @@ def main(argv=None):
     parser.add_argument("checkpoint")
     parser.add_argument("--hydra", action="store_true",
                         help="print fairseq-hydra-train overrides (++model._name=... ++model.KEY=VALUE)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    """``ir-fairseq model-flags CHECKPOINT [--hydra]``: the fairseq-train flags (or the
+    fairseq-hydra-train overrides) of its architecture."""
+    args = build_parser().parse_args(argv)
     checkpoint = Checkpoint.read(args.checkpoint)
     print(" ".join(checkpoint.architecture_overrides() if args.hydra else checkpoint.architecture_flags()))

@@ -25,8 +25,6 @@ import os
 import shutil
 import tempfile
 
-import torch
-
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import (DICT_FILE, GPT2_ENCODER_FILE, GPT2_MERGES_FILE, SPM_FILE,
@@ -103,6 +101,8 @@ def hf_config(args, dictionary, embedding_size, roberta=False):
 
 
 def hf_state(model, config):
+    import torch
+
     state = model.state_dict()
     projected, roberta = config["model_type"] == "electra", config["model_type"] == "roberta"
     prefix = config["model_type"] + "."
@@ -223,6 +223,7 @@ def compare_exported(hf_dir, model, dictionary, model_dir):
     """The exported tokenizer against the folder's own on real sentences (and pairs, for the fast
     tokenizers of sentencepiece and GPT-2 BPE models; the ids must be identical), then both models on
     those ids and on random real-vocabulary sequences (every id, not only those the sentences reach)."""
+    import torch
     from transformers import AutoTokenizer
 
     hf_model = load_hf_model(hf_dir, masked_lm=True)
@@ -265,7 +266,7 @@ def compare_exported(hf_dir, model, dictionary, model_dir):
             "texts": sum(second is None for _, second in texts), "pairs": sum(second is not None for _, second in texts)}
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq convert-fairseq-to-hf", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("out_dir")
@@ -273,7 +274,11 @@ def main(argv=None):
                         "then the checkpoint's data directory)")
     parser.add_argument("--overwrite", action="store_true", help="replace an HF model already in OUT_DIR")
     parser.add_argument("--no-verify", action="store_true", help="skip the hidden-state comparison")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     config, report = export(args.checkpoint, args.out_dir, args.dict, args.overwrite, not args.no_verify)
     print(f"[convert-fairseq-to-hf] {args.checkpoint} -> {args.out_dir} ({config['architectures'][0]}, "
           f"{config['vocab_size']} tokens)")

@@ -8,13 +8,14 @@ IGNORED_PREFIXES, anything else unknown is an error rather than silently dropped
 import json
 import os
 from dataclasses import dataclass
-from typing import Dict, List, Optional
-
-import torch
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import WORDPIECE_CONFIG_FILE, WORDPIECE_FILE, wordpiece_lowercase
 from ir_fairseq.convert.layout import ROBERTA_HEAD_NAMES
+
+if TYPE_CHECKING:  # torch is imported where the weights are read: the commands' --help starts without it
+    import torch
 
 SUPPORTED_ARCHITECTURES = {
     "BertModel": "bert", "BertForMaskedLM": "bert", "BertForPreTraining": "bert",
@@ -39,7 +40,7 @@ class HFCheckpoint:
     architecture: str
     model_type: str  # "bert", "electra" or "roberta"
     config: dict
-    weights: Dict[str, torch.Tensor]  # without the "bert."/"electra." prefix
+    weights: Dict[str, "torch.Tensor"]  # without the "bert."/"electra." prefix
     vocab: List[str]
     special_tokens: Dict[str, str]
     lowercase: bool
@@ -75,7 +76,9 @@ def _read_json(path: str) -> dict:
     return value
 
 
-def _read_weights(folder: str) -> Dict[str, torch.Tensor]:
+def _read_weights(folder: str) -> Dict[str, "torch.Tensor"]:
+    import torch
+
     safetensors_path = os.path.join(folder, "model.safetensors")
     bin_path = os.path.join(folder, "pytorch_model.bin")
     try:
@@ -91,7 +94,7 @@ def _read_weights(folder: str) -> Dict[str, torch.Tensor]:
     raise IRUserError(f"{folder} has no model.safetensors or pytorch_model.bin")
 
 
-def _strip_model_prefix(weights: Dict[str, torch.Tensor], model_type: str):
+def _strip_model_prefix(weights: Dict[str, "torch.Tensor"], model_type: str):
     prefix = model_type + "."
     stripped = {}
     for key, value in weights.items():

@@ -21,8 +21,6 @@ import shutil
 import tempfile
 import warnings
 
-import torch
-
 from ir_fairseq.convert.hf_folder import ACTIVATIONS, IGNORED_PREFIXES, HFCheckpoint, read_hf_folder
 from ir_fairseq.convert.layout import ENCODER, LM_HEAD, renames
 from ir_fairseq.convert.verify import TOLERANCE, compare_hidden_states, publish_if_exact
@@ -96,6 +94,8 @@ def build_fairseq_model(data_dir, flags):
 
 
 def convert_state(hf: HFCheckpoint, fairseq_state, vocab_order):
+    import torch
+
     num_layers = hf.config["num_hidden_layers"]
     weights = dict(hf.weights)
     state = {}
@@ -138,6 +138,7 @@ def convert_state(hf: HFCheckpoint, fairseq_state, vocab_order):
 
 
 def write_checkpoint(cfg, state, path, model_dir, source):
+    import torch
     from omegaconf import OmegaConf
 
     container = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
@@ -160,6 +161,8 @@ def write_checkpoint(cfg, state, path, model_dir, source):
 
 
 def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
+    import torch
+
     hf = read_hf_folder(hf_dir)
     target = os.path.join(out_dir, "model.pt")
     if os.path.exists(target) and not overwrite:
@@ -191,7 +194,7 @@ def convert(hf_dir, out_dir, overwrite=False, verify=True, seed=0):
     return hf, report
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq convert-hf-to-fairseq", description=__doc__.splitlines()[0])
     parser.add_argument("hf_dir", help="local HF folder: config.json, model.safetensors or pytorch_model.bin, "
                         "vocab.txt (BERT, ELECTRA) or vocab.json + merges.txt (RoBERTa)")
@@ -199,7 +202,11 @@ def main(argv=None):
     parser.add_argument("--overwrite", action="store_true", help="replace an existing OUT_DIR/model.pt")
     parser.add_argument("--no-verify", action="store_true",
                         help="skip the hidden-state comparison with transformers")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     hf, report = convert(args.hf_dir, args.out_dir, args.overwrite, not args.no_verify)
     head = "converted" if hf.has_mlm_head else "freshly initialised (tied to the input embeddings)"
     print(f"[convert-hf-to-fairseq] {hf.architecture} -> {args.out_dir}/model.pt, dict.txt "

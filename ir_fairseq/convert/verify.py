@@ -2,8 +2,6 @@
 against a fairseq model on a few real sentences, each side fed through its own vocabulary."""
 import os
 
-import torch
-
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.model_folder import load_tokenizer
 
@@ -45,6 +43,8 @@ def load_hf_model(hf_dir, masked_lm=False):
 def compare_hidden_states(hf, fairseq_model, dictionary, model_dir):
     """``hf``: the source HFCheckpoint; ``model_dir``: the converted model folder, whose own
     tokenizer gives the pieces both sides look up in their vocabularies."""
+    import torch
+
     hf_model = load_hf_model(hf.folder)
     tokenizer = load_tokenizer(model_dir)
     hf_vocab = {token: i for i, token in enumerate(hf.vocab)}  # a repeated token: its last id, as HF's

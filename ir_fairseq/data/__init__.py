@@ -1,2 +1,4 @@
-"""Registered fairseq BPEs: dictionary word starts (``--mask-whole-words``) and WordPiece."""
-from ir_fairseq.data import word_starts, wordpiece_bpe  # noqa: F401
+"""Data: checks of binarized files (``indexed_files``, also the ``check-data`` command),
+length grouping, and two BPEs registered with fairseq: dictionary word starts
+(``--mask-whole-words``) and WordPiece. ``ir_fairseq.register`` imports those two; this package
+imports nothing itself, so that ``ir-fairseq check-data --help`` starts without fairseq."""

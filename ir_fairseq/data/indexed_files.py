@@ -17,7 +17,6 @@ import os
 import struct
 
 import numpy as np
-from fairseq.data.indexed_dataset import _code_to_dtype
 
 from ir_fairseq.common.errors import IRUserError
 
@@ -30,6 +29,8 @@ SAMPLE_BYTES = 1 << 20
 def check_indexed_split(prefix: str, dictionary_size: int = None, dictionary_name: str = "dict.txt") -> bool:
     """Refuse a damaged or mismatched ``prefix.idx``/``prefix.bin`` pair; False when neither
     file exists (the caller says the split is missing), True when the pair was checked."""
+    from fairseq.data.indexed_dataset import _code_to_dtype  # here: check-data --help starts without fairseq
+
     index_path, data_path = prefix + ".idx", prefix + ".bin"
     has_index, has_data = os.path.isfile(index_path), os.path.isfile(data_path)
     if not (has_index or has_data):

@@ -16,8 +16,6 @@ import argparse
 import json
 import os
 
-import torch
-
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.files import atomic_output
@@ -35,6 +33,8 @@ def read_lines(path):
 
 
 def load_finetuned(checkpoint, task_bin):
+    import torch
+
     ckpt = Checkpoint.read(checkpoint)
     if ckpt.task_name not in ("sentence_prediction", "sentence_prediction_ir"):
         raise IRUserError(f"{checkpoint} was trained with task {ckpt.task_name!r}, not sentence_prediction: "
@@ -46,6 +46,8 @@ def load_finetuned(checkpoint, task_bin):
 
 
 def predict_split(model, task, split, regression, batch_size=32):
+    import torch
+
     task.load_dataset(split)
     dataset = task.dataset(split)
     iterator = task.get_batch_iterator(dataset, max_sentences=batch_size, ignore_invalid_inputs=False,
@@ -127,7 +129,7 @@ def run(checkpoint, task_name, task_bin, save_dir, submission=True):
     return result
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq glue-predict", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("task")
@@ -135,6 +137,10 @@ def main(argv=None):
     parser.add_argument("save_dir")
     parser.add_argument("--no-submission", action="store_true",
                         help="dev metrics and predictions only; skip the unlabelled test sets")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     print(json.dumps(run(args.checkpoint, args.task, args.task_bin, args.save_dir,
                          submission=not args.no_submission)))

@@ -1,16 +1,16 @@
-"""Tokenise one GLUE task for fairseq's ``sentence_prediction`` (step 1 of preprocess_glue.sh).
+"""Tokenise and binarise one GLUE task for fairseq's ``sentence_prediction`` (preprocess_glue.sh).
 
-    ir-fairseq glue-prepare GLUE_DIR TASK MODEL_DIR TASK_BIN [--max-train-rows N]
-    ir-fairseq glue-prepare --mark-complete TASK_BIN   # preprocess_glue.sh's last step
+    ir-fairseq glue-prepare GLUE_DIR TASK MODEL_DIR TASK_BIN [--max-train-rows N] [--workers N]
 
 MODEL_DIR holds the model's ``dict.txt`` and its tokenizer (``spm.model`` or a WordPiece
 ``vocab.txt``). Writes TASK_BIN/raw/{split}.input0[,.input1], .label (labelled splits) and
 .index (the GLUE row index, for submission files), TASK_BIN/splits.tsv mapping fairseq split
 names to GLUE files (the first dev file is fairseq's ``valid``, MNLI-mm ``valid1``; the test
 files ``test``, MNLI-mm ``test1``, MNLI's diagnostic AX set ``test2``) and
-TASK_BIN/prepare.json with the training-row cap. A bin counts as made (``is_complete``) only
-once preprocess_glue.sh has binarised it and marked it complete for that cap, so a bin left
-half-done, or made for another cap, is never taken for the one wanted.
+TASK_BIN/prepare.json with the training-row cap; then fairseq-preprocess (in this process)
+binarises TASK_BIN/input0[,input1] with MODEL_DIR/dict.txt and TASK_BIN/label. A bin counts as
+made (``is_complete``) only once it is binarised and marked complete for that cap, so a bin
+left half-done, or made for another cap, is never taken for the one wanted.
 """
 import argparse
 import json
@@ -19,6 +19,7 @@ import random
 import shutil
 from typing import Optional
 
+from ir_fairseq.common.binarize import fairseq_preprocess
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.files import atomic_output
 from ir_fairseq.common.model_folder import load_model_folder
@@ -134,24 +135,56 @@ def is_complete(task_bin: str, max_train_rows: Optional[int]) -> bool:
             and made_for["max_train_rows"] == _cap(max_train_rows))
 
 
+def _split_files(task_bin, prefix, kind):
+    """Comma-separated raw files of the fairseq splits named ``prefix``* (fairseq-preprocess's
+    --validpref/--testpref take several)."""
+    raw = os.path.join(task_bin, "raw")
+    paths = [os.path.join(raw, f"{fairseq_split}.{kind}") for fairseq_split, _, _, _ in read_splits(task_bin)
+             if fairseq_split.startswith(prefix)]
+    return ",".join(p for p in paths if os.path.isfile(p))
+
+
+def binarize(task_bin: str, dict_path: str, workers: int = 1) -> None:
+    """fairseq-preprocess over a prepared bin: the inputs with the model's dictionary, the
+    labels with a dictionary of their own (regression scores stay text, as fairseq reads them)."""
+    with open(os.path.join(task_bin, PREPARE_FILE), encoding="utf-8") as f:
+        task = get_task(json.load(f)["task"])
+    raw = os.path.join(task_bin, "raw")
+    kinds = [kind for kind in ("input0", "input1") if os.path.isfile(os.path.join(raw, f"train.{kind}"))]
+    for kind in kinds + ([] if task.is_regression else ["label"]):
+        argv = ["--only-source", "--trainpref", os.path.join(raw, f"train.{kind}"),
+                "--destdir", os.path.join(task_bin, kind), "--workers", str(workers)]
+        if kind != "label":
+            argv += ["--srcdict", dict_path]
+        for flag, prefix in (("--validpref", "valid"), ("--testpref", "test")):
+            files = _split_files(task_bin, prefix, kind)
+            if files:
+                argv += [flag, files]
+        fairseq_preprocess(argv, os.path.join(task_bin, f"preprocess_{kind}.log"))
+    if task.is_regression:
+        os.makedirs(os.path.join(task_bin, "label"), exist_ok=True)
+        for name in os.listdir(raw):
+            if name.endswith(".label"):
+                shutil.copy(os.path.join(raw, name), os.path.join(task_bin, "label", name))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="ir-fairseq glue-prepare", description=__doc__.splitlines()[0])
-    parser.add_argument("glue_dir", nargs="?")
-    parser.add_argument("task", nargs="?")
-    parser.add_argument("model_dir", nargs="?")
-    parser.add_argument("task_bin", nargs="?")
+    parser.add_argument("glue_dir")
+    parser.add_argument("task")
+    parser.add_argument("model_dir")
+    parser.add_argument("task_bin")
     parser.add_argument("--max-train-rows", type=int, default=None,
                         help="keep a seeded random subset of the training rows (dev/test stay whole)")
-    parser.add_argument("--mark-complete", metavar="TASK_BIN",
-                        help="record that TASK_BIN is binarised (preprocess_glue.sh's last step)")
+    parser.add_argument("--workers", type=int, default=1, help="fairseq-preprocess worker processes")
+    parser.add_argument("--tokenize-only", action="store_true",
+                        help="stop after writing TASK_BIN/raw (the bin is then complete for no cap)")
     args = parser.parse_args(argv)
-    positionals = [args.glue_dir, args.task, args.model_dir, args.task_bin]
-    if args.mark_complete:
-        if any(positionals):
-            parser.error("--mark-complete takes the bin only")
-        mark_complete(args.mark_complete)
-        return
-    if not all(positionals):
-        parser.error("expected GLUE_DIR TASK MODEL_DIR TASK_BIN")
-    for row in prepare(*positionals, max_train_rows=args.max_train_rows):
+    if args.workers < 1:
+        parser.error(f"--workers must be at least 1, got {args.workers}")
+    for row in prepare(args.glue_dir, args.task, args.model_dir, args.task_bin, args.max_train_rows):
         print("\t".join(map(str, row)))
+    if args.tokenize_only:
+        return
+    binarize(args.task_bin, os.path.join(args.model_dir, "dict.txt"), args.workers)
+    mark_complete(args.task_bin)

@@ -18,17 +18,19 @@ import argparse
 import json
 import math
 
-import torch
-from fairseq import options, tasks
-from fairseq.dataclass.utils import convert_namespace_to_omegaconf
-
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
-from ir_fairseq.ir_math import NORMALIZATIONS
+
+# ir_math.NORMALIZATIONS, named here so that --help and a wrong choice answer without torch
+IR_NORMALIZE_CHOICES = ("none", "standardize")
 
 
 def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_batches=None,
              mask_prob=0.15, ir_normalize="none"):
+    import torch
+    from fairseq import options, tasks
+    from fairseq.dataclass.utils import convert_namespace_to_omegaconf
+
     ckpt = Checkpoint.read(checkpoint)
     tokens_per_sample = ckpt.setting("task", "tokens_per_sample")
     if tokens_per_sample is None:
@@ -77,7 +79,7 @@ def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_bat
     }
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("data_dir")
@@ -86,9 +88,13 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mask-prob", type=float, default=0.15,
                         help="fraction of tokens corrupted (80/10/10 as in training); default 0.15")
-    parser.add_argument("--ir-normalize", choices=NORMALIZATIONS, default="none",
+    parser.add_argument("--ir-normalize", choices=IR_NORMALIZE_CHOICES, default="none",
                         help="as instance_reg's option: none (paper) or standardize")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if not 0 < args.mask_prob < 1:
         raise IRUserError(f"--mask-prob must be between 0 and 1, got {args.mask_prob}")
     result = evaluate(args.checkpoint, args.data_dir, args.split, args.batch_size, args.seed,

@@ -96,7 +96,7 @@ def attack_dataset(dataset: dict, attack: str, *, swap_prob: float = DEFAULT_SWA
     return result, {"attack": attack, "questions": questions, "swap_prob": swap_prob, "seed": seed, **counts}
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(
         prog="ir-fairseq squad-attack", description=__doc__.splitlines()[0],
         formatter_class=argparse.RawDescriptionHelpFormatter, epilog="\n".join(__doc__.splitlines()[1:]),
@@ -110,7 +110,11 @@ def main(argv=None):
     parser.add_argument("--swap-prob", type=float, default=DEFAULT_SWAP_PROB,
                         help=f"probability of swapping each word that has a synonym (default {DEFAULT_SWAP_PROB})")
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     check_not_input(args.output, args.dataset)
     dataset = load_squad_dict(args.dataset)
     result, stats = attack_dataset(

@@ -24,18 +24,17 @@ import math
 import os
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Optional
-
-import torch
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.files import atomic_output
 from ir_fairseq.common.model_folder import DICT_FILE, load_model_folder
-from ir_fairseq.models.span_head import DEFAULT_HEAD_NAME, has_span_head, span_logits
 from ir_fairseq.squad.data import read_squad
 from ir_fairseq.squad.features import WindowConfig, build_all_features
-from ir_fairseq.tasks.squad_span import META_FILE, read_meta
+
+if TYPE_CHECKING:  # torch and the plugin's modules are imported where a model is loaded or run
+    import torch
 
 N_BEST = 20
 MAX_ANSWER_LENGTH = 30
@@ -44,13 +43,13 @@ DEFAULT_WINDOW = WindowConfig()
 
 @dataclass
 class SpanModel:
-    model: torch.nn.Module
+    model: "torch.nn.Module"
     task: object
     tokenizer: object
     window: WindowConfig
     head_name: str
     model_dir: str
-    device: torch.device
+    device: "torch.device"
     checkpoint: Checkpoint  # as read, for what else needs its weights (the embedding attack)
 
     @property
@@ -63,6 +62,11 @@ def load_span_model(checkpoint, model_dir=None, device=None, window_overrides: O
 
     Windows are cut as for fine-tuning (the data folder's squad_meta.json) unless
     window_overrides (max_length, doc_stride, max_query_length) says otherwise."""
+    import torch
+
+    from ir_fairseq.models.span_head import DEFAULT_HEAD_NAME, has_span_head
+    from ir_fairseq.tasks.squad_span import META_FILE, read_meta
+
     ckpt = Checkpoint.read(checkpoint)
     if not ckpt.state.get("cfg"):
         raise IRUserError(f"{checkpoint} is not a fairseq checkpoint with a configuration")
@@ -111,8 +115,8 @@ def window_candidates(feature, start_logits, end_logits, n_best=N_BEST, max_answ
         return []
     starts = start_logits[offset:offset + count]
     ends = end_logits[offset:offset + count]
-    top_starts = torch.topk(starts, min(n_best, count))
-    top_ends = torch.topk(ends, min(n_best, count))
+    top_starts = starts.topk(min(n_best, count))
+    top_ends = ends.topk(min(n_best, count))
     found = []
     for s_value, s in zip(top_starts.values.tolist(), top_starts.indices.tolist()):
         if not feature.max_context[s] or feature.spans[s][0] >= feature.spans[s][1]:
@@ -132,6 +136,10 @@ def _batches(features, batch_size):
 
 def predict(span_model: SpanModel, examples, batch_size=32, n_best=N_BEST, max_answer_length=MAX_ANSWER_LENGTH):
     """{qid: answer text} and {qid: n-best list} for a list of SquadExample."""
+    import torch
+
+    from ir_fairseq.models.span_head import span_logits
+
     dictionary = span_model.dictionary
     features, _ = build_all_features(examples, span_model.tokenizer, dictionary, span_model.window)
     candidates: List[list] = [[] for _ in examples]
@@ -170,7 +178,7 @@ def predict(span_model: SpanModel, examples, batch_size=32, n_best=N_BEST, max_a
     return predictions, nbest
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq squad-predict", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint")
     parser.add_argument("squad_file", help="SQuAD v1.1 JSON (answers are not needed, but the file is checked)")
@@ -188,7 +196,11 @@ def main(argv=None):
     parser.add_argument("--metrics-file", help="also score the predictions against the file's answers "
                         "(official EM/F1 over the questions predicted) and write them here (JSON)")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.batch_size < 1 or args.n_best < 1 or args.max_answer_length < 1:
         raise IRUserError("--batch-size, --n-best and --max-answer-length must be positive")
     examples = read_squad(args.squad_file)

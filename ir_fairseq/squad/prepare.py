@@ -16,15 +16,11 @@ import argparse
 import json
 import os
 
-import torch
-from fairseq.data import indexed_dataset
-
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.files import atomic_output
 from ir_fairseq.common.model_folder import DICT_FILE, copy_model_folder, load_model_folder
 from ir_fairseq.squad.data import read_squad
 from ir_fairseq.squad.features import WindowConfig, build_all_features
-from ir_fairseq.tasks.squad_span import META_FILE
 
 DEFAULT_FILES = {"train": "train-v1.1.json", "valid": "dev-v1.1.json"}
 MAX_UNKNOWN_RATE = 0.5
@@ -39,6 +35,9 @@ def resolve_file(squad_dir, name):
 
 
 def write_split(out_dir, split, features, dictionary, max_length):
+    import torch
+    from fairseq.data import indexed_dataset
+
     prefix = os.path.join(out_dir, split)
     tokens = indexed_dataset.make_builder(prefix + ".tokens.bin", "mmap", vocab_size=len(dictionary))
     spans = indexed_dataset.make_builder(prefix + ".spans.bin", "mmap", vocab_size=max_length)
@@ -50,6 +49,8 @@ def write_split(out_dir, split, features, dictionary, max_length):
 
 
 def prepare(squad_dir, model_dir, out_dir, config=WindowConfig(), limit=None, files=None, log=print):
+    from ir_fairseq.tasks.squad_span import META_FILE
+
     config.check()
     if not os.path.isdir(squad_dir):
         raise IRUserError(f"SQuAD folder not found: {squad_dir}")
@@ -93,7 +94,7 @@ def prepare(squad_dir, model_dir, out_dir, config=WindowConfig(), limit=None, fi
     return meta
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq squad-prepare", description=__doc__.splitlines()[0])
     parser.add_argument("squad_dir")
     parser.add_argument("model_dir", help="dict.txt and spm.model or vocab.txt of the pre-trained model")
@@ -104,7 +105,11 @@ def main(argv=None):
     parser.add_argument("--max-length", type=int, default=384)
     parser.add_argument("--doc-stride", type=int, default=128)
     parser.add_argument("--max-query-length", type=int, default=64)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise IRUserError("--limit must be a positive number of questions")
     prepare(args.squad_dir, args.model_dir, args.out_dir,

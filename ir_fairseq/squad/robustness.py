@@ -22,7 +22,6 @@ from ir_fairseq.common.files import atomic_output
 from ir_fairseq.common.model_folder import DICT_FILE
 from ir_fairseq.common.tables import markdown_table
 from ir_fairseq.perturb import synonym_source
-from ir_fairseq.perturb.embeddings import checkpoint_space
 from ir_fairseq.perturb.words import DEFAULT_SWAP_PROB
 from ir_fairseq.squad.attack import attack_dataset
 from ir_fairseq.squad.data import examples_from_dict, load_squad_dict
@@ -66,6 +65,8 @@ def results_table(results):
 
 def run(checkpoint, squad_file, model_dir=None, limit=None, batch_size=32, swap_prob=DEFAULT_SWAP_PROB,
         seed=1, wordnet_dir=None, device=None, log=lambda message: print(message, file=sys.stderr)):
+    from ir_fairseq.perturb.embeddings import checkpoint_space  # imports fairseq: not for --help
+
     dataset = first_questions(load_squad_dict(squad_file), limit)
     span_model = load_span_model(checkpoint, model_dir, device)
     results, attacks, predictions = {}, {}, {}
@@ -92,7 +93,7 @@ def run(checkpoint, squad_file, model_dir=None, limit=None, batch_size=32, swap_
     return {"results": results, "attacks": attacks, "settings": settings}, predictions
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(prog="ir-fairseq squad-robustness", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="a checkpoint fine-tuned with scripts/finetune_squad.sh")
     parser.add_argument("squad_file", help="SQuAD v1.1 dev JSON")
@@ -107,7 +108,11 @@ def main(argv=None):
     parser.add_argument("--output", help="results JSON (default: robustness_squad.json next to the checkpoint)")
     parser.add_argument("--predictions-dir", help="also write predictions_{original,wordnet,embedding}.json here")
     parser.add_argument("--cpu", action="store_true", help="run on the CPU even if a GPU is available")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
     if args.limit is not None and args.limit < 1:
         raise IRUserError("--limit must be a positive number of questions")
     report, predictions = run(args.checkpoint, args.squad_file, args.model_dir, args.limit, args.batch_size,
