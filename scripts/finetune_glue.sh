@@ -83,6 +83,7 @@ for lr in $LRS; do for batch in $BATCHES; do for epochs in $EPOCHS_LIST; do for 
   fi
 done; done; done; done
 mv "$BEST/checkpoint_best.pt" "$SAVE_DIR/"
-cp -r "$BEST/dev_metrics.json" "$BEST/dev_predictions.tsv" "$BEST/submission" "$SAVE_DIR/"
+cp -r "$BEST/dev_metrics.json" "$BEST/dev_predictions.tsv" "$SAVE_DIR/"
+[ -d "$BEST/submission" ] && cp -r "$BEST/submission" "$SAVE_DIR/"  # none with SUBMISSION=0
 echo "$BEST" > "$SAVE_DIR/best_run.txt"
 echo "[finetune_glue] best of sweep ($BEST_SCORE): $BEST"

@@ -76,6 +76,10 @@ def folder_digest(folder):
 _PORT_BLOCK = 1000
 _WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[len("gw"):])
 _next_ports = iter(range(20000 + _PORT_BLOCK * _WORKER, 20000 + _PORT_BLOCK * (_WORKER + 1)))
+if "PYTEST_XDIST_WORKER" in os.environ:
+    import torch
+
+    torch.set_num_threads(1)  # one test process per core: in-process tensors stay on theirs
 
 
 def free_port():
@@ -157,6 +161,23 @@ def sst2_bin(corpus, model_dir, tmp_path_factory):
 def copy_of(folder, destination):
     shutil.copytree(folder, destination)
     return destination
+
+
+# The modules that take longest, longest first: scripts/test.sh runs two pytest-xdist workers
+# that each take a whole module at a time in this order (--dist loadscope
+# --no-loadscope-reorder), so the long ones start at once and the short ones fill the end.
+# Any module not listed follows in its usual order; the list only changes the order.
+LONGEST_MODULES = ("test_glue_pipeline", "test_pretrain_recipe", "test_run_protection", "test_roberta_gpt2",
+                   "test_hf_conversion", "test_squad_pipeline", "test_reliability", "test_gpu_check",
+                   "test_hydra_configs", "test_user_errors", "test_evaluate", "test_train_cli")
+
+
+def pytest_collection_modifyitems(config, items):
+    def rank(item):
+        name = item.module.__name__ if item.module else ""
+        return LONGEST_MODULES.index(name) if name in LONGEST_MODULES else len(LONGEST_MODULES)
+
+    items.sort(key=rank)  # stable: the tests of a module keep their order
 
 
 def _fail_skips_when_every_test_must_run(report):

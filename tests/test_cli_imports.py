@@ -21,6 +21,8 @@ import pytest
 from conftest import ROOT
 from ir_fairseq import cli
 
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
+
 HEAVY = ("torch", "fairseq")
 SCRIPT = os.path.join(os.path.dirname(sys.executable), "ir-fairseq")  # the console script, if installed
 REGISTRATIONS = ("ir_fairseq.compat", "ir_fairseq.criterions.instance_reg", "ir_fairseq.models.bert_compat",

@@ -13,6 +13,8 @@ from ir_fairseq.glue.metrics import above_majority_p, compute_metrics
 from ir_fairseq.glue.predict import read_dev_predictions, write_tsv
 from ir_fairseq.glue.tasks import TASKS, get_task
 
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
+
 # Published GLUE sizes (and ../shared/data/MANIFEST.md): train, dev, test rows
 SIZES = {
     "CoLA": (8551, 1043, 1063), "SST-2": (67349, 872, 1821), "MRPC": (3668, 408, 1725),

@@ -3,7 +3,10 @@ has (torch, numpy): installing the plugin must not replace a CUDA torch. Read fr
 installed metadata (``Requires-Dist``), and checked against the versions installed here."""
 from importlib import metadata
 
+import pytest
 from packaging.requirements import Requirement
+
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
 
 
 def requirements():

@@ -6,6 +6,8 @@ import torch
 
 from builders import build, first_batch
 
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
+
 
 def encoder_calls(model):
     """Record, for every forward of the RoBERTa encoder, whether it builds a graph."""

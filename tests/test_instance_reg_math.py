@@ -18,6 +18,8 @@ from ir_fairseq.ir_math import (
     standardize_stats,
 )
 
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
+
 PAD = 1
 
 

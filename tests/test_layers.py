@@ -5,7 +5,11 @@ perturbations, and no module of the package imports ``examples`` or ``scripts``.
 import ast
 import os
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
 
 PACKAGE = os.path.join(ROOT, "ir_fairseq")
 PLUGIN = {"ir_fairseq", "ir_fairseq.compat", "ir_fairseq.ir_math", "ir_fairseq.tasks",

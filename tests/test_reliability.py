@@ -60,6 +60,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes_exactly(corpus, tmp_path):
     assert_same_records(got, expected, range(start, 31))
 
 
+@pytest.mark.quick
 def test_two_workers_match_one_worker_with_update_freq_2(corpus, tmp_path):
     deterministic = ("--dropout", "0", "--attention-dropout", "0", "--ir-fill", "argmax",
                      "--dpp-grad", "forward", "--batch-size", "4", "--max-update", "4",
@@ -98,6 +99,7 @@ def test_300_memory_efficient_fp16_updates_stay_finite(corpus, tmp_path):
             assert math.isfinite(float(record[key])), record
 
 
+@pytest.mark.quick
 def test_rows_of_padding_only_give_finite_loss_and_gradients(corpus):
     task, model, crit = build(corpus["bin"])
     sample = first_batch(task)
@@ -147,6 +149,7 @@ runpy.run_module("fairseq_cli.train", run_name="__main__")
 """
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("cut", ["killed", "write_error"])
 def test_checkpoint_last_stays_the_previous_checkpoint_when_its_copy_is_cut_half_way(corpus, tmp_path, cut):
     """Saves at updates 1 and 2 (checkpoint_1_N.pt, then a copy onto checkpoint_last.pt); the

@@ -3,9 +3,13 @@ seeds), the verdict on a difference against the spread over seeds, and the plots
 import csv
 import math
 
+import pytest
+
 from ir_fairseq.common.comparison import seed_spread_verdict
 from ir_fairseq.common.experiments import plot_target_entropy
 from ir_fairseq.common.tables import format_mean_std, markdown_table, mean_std, write_table
+
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
 
 
 def test_verdict_compares_the_difference_with_the_seed_spread():

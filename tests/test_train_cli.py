@@ -13,6 +13,7 @@ from conftest import ROOT, fairseq_train, json_log_records
 IR_KEYS = {"loss", "mlm_loss", "ecp", "dpp", "mlm_acc", "target_entropy", "target_top_mass"}
 
 
+@pytest.mark.quick
 def test_train_save_reload_resume(corpus, tmp_path):
     save_dir = str(tmp_path / "ckpt")
     tensorboard = str(tmp_path / "tb")

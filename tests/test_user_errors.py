@@ -16,6 +16,7 @@ def assert_one_line_error(proc, fragment):
     assert lines and fragment in lines[-1], proc.stderr[-2000:]
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("flags,fragment", [
     (("--ecp-weight", "-1"), "--ecp-weight must be a finite number >= 0"),
     (("--dpp-weight", "nan"), "--dpp-weight must be a finite number >= 0"),
@@ -31,6 +32,7 @@ def test_bad_options(corpus, tmp_path, flags, fragment):
     assert not os.path.exists(tmp_path / "ck" / "checkpoint_last.pt")
 
 
+@pytest.mark.quick
 def test_missing_data_dir(tmp_path):
     missing = str(tmp_path / "no-such-dir")
     proc = fairseq_train(missing, str(tmp_path / "ck"), "--max-update", "1", check=False)
@@ -73,6 +75,7 @@ def test_explicit_restore_file_that_does_not_exist(corpus, tmp_path):
     assert_one_line_error(proc, f"--restore-file not found: {missing}")
 
 
+@pytest.mark.quick
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
 def test_corrupt_checkpoint_is_refused_and_left_as_is(corpus, tmp_path, trained_checkpoint, damage):
     save_dir = tmp_path / "ck"

@@ -5,6 +5,8 @@ from builders import build
 from ir_fairseq import IRUserError
 from ir_fairseq.data.word_starts import detect_word_start_style, is_word_start
 
+pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
+
 
 def word_ids(symbols):
     ids, current = [], -1

@@ -100,7 +100,7 @@ def run(checkpoint, task_name, task_bin, save_dir, submission=True):
     splits = read_splits(task_bin)
     model, task = load_finetuned(checkpoint, task_bin)
     regression = glue_task.is_regression
-    os.makedirs(os.path.join(save_dir, "submission"), exist_ok=True)
+    os.makedirs(os.path.join(save_dir, "submission") if submission else save_dir, exist_ok=True)
     metrics, dev_rows = {}, []
     for fairseq_split, glue_split, _, _ in splits:
         if fairseq_split == "train" or (not submission and not fairseq_split.startswith("valid")):
