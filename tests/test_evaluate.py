@@ -35,6 +35,9 @@ def test_evaluate_takes_the_masking_rate_and_the_normalisation(corpus, model_dir
     assert standardized["ecp"] != paper["ecp"] and standardized["target_entropy"] != paper["target_entropy"]
     bad = run_tool("evaluate", [checkpoint, corpus["bin"], "--mask-prob", "1.5"], check=False)
     assert bad.returncode == 1 and "--mask-prob must be between 0 and 1" in bad.stderr
+    bad = run_tool("evaluate", [checkpoint, corpus["bin"], "--ir-normalize", "cosine"], check=False)
+    assert bad.returncode == 1 and bad.stderr.strip() == (
+        "ir_fairseq: error: --ir-normalize must be one of none, standardize, got 'cosine'")
 
 
 def test_evaluate_errors_name_the_problem(corpus, model_dir, tmp_path):

@@ -21,9 +21,6 @@ import math
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
 
-# ir_math.NORMALIZATIONS, named here so that --help and a wrong choice answer without torch
-IR_NORMALIZE_CHOICES = ("none", "standardize")
-
 
 def evaluate(checkpoint, data_dir, split="valid", batch_size=16, seed=1, max_batches=None,
              mask_prob=0.15, ir_normalize="none"):
@@ -88,8 +85,8 @@ def build_parser():
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--mask-prob", type=float, default=0.15,
                         help="fraction of tokens corrupted (80/10/10 as in training); default 0.15")
-    parser.add_argument("--ir-normalize", choices=IR_NORMALIZE_CHOICES, default="none",
-                        help="as instance_reg's option: none (paper) or standardize")
+    # checked in main against ir_math's list: --help answers without importing torch
+    parser.add_argument("--ir-normalize", default="none", help="as instance_reg's option: none (paper) or standardize")
     return parser
 
 
@@ -97,6 +94,10 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     if not 0 < args.mask_prob < 1:
         raise IRUserError(f"--mask-prob must be between 0 and 1, got {args.mask_prob}")
+    from ir_fairseq.ir_math import NORMALIZATIONS
+
+    if args.ir_normalize not in NORMALIZATIONS:
+        raise IRUserError(f"--ir-normalize must be one of {', '.join(NORMALIZATIONS)}, got {args.ir_normalize!r}")
     result = evaluate(args.checkpoint, args.data_dir, args.split, args.batch_size, args.seed,
                       mask_prob=args.mask_prob, ir_normalize=args.ir_normalize)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}))
