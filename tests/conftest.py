@@ -1,12 +1,15 @@
 """Shared fixtures and helpers: a small binarized corpus made by the project's own generator,
 runners for the real fairseq and ir-fairseq command-line tools, the real-data marker and a
 free local port for multi-worker runs."""
+import atexit
 import importlib.util
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 
 import pytest
 
@@ -46,11 +49,44 @@ TINY_TRAINING = [
 ]
 
 
+REAL_PYTHON = sys.executable
+_warm = None
+
+
+def python():
+    """The interpreter tests start programs with: a client of a server that imported torch and
+    fairseq once (``warm_python``: each start costs milliseconds instead of seconds), or this
+    interpreter with IR_FAIRSEQ_TEST_WARM=0. Tests that freeze processes (SIGSTOP) or find them
+    by command line use REAL_PYTHON."""
+    global _warm
+    if _warm is None:
+        _warm = REAL_PYTHON if os.environ.get("IR_FAIRSEQ_TEST_WARM") == "0" else _start_warm_python()
+    return _warm
+
+
+def _start_warm_python():
+    from warm_python import write_client
+
+    folder = tempfile.mkdtemp(prefix="warm-python-")
+    sock = os.path.join(folder, "sock")
+    log = open(os.path.join(folder, "server.log"), "wb")
+    server = subprocess.Popen([REAL_PYTHON, os.path.join(ROOT, "tests", "warm_python.py"), "serve", sock],
+                              env={k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"},
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    atexit.register(lambda: (server.kill(), server.wait(), shutil.rmtree(folder, ignore_errors=True)))
+    deadline = time.monotonic() + 300
+    while not os.path.exists(sock):
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the warm Python server did not start: {open(log.name).read()[-3000:]}")
+        time.sleep(0.05)
+    return write_client(os.path.join(folder, "python"), sock, REAL_PYTHON)
+
+
 def run_cli(module, args, cwd=None, env_extra=None, check=True, timeout=600):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     env.update(env_extra or {})
     proc = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=cwd, env=env,
+        [python(), "-m", module, *args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=timeout,
     )
     if check and proc.returncode != 0:
@@ -143,7 +179,7 @@ def run_script(name, *args, check=True, **env):
     to the environment."""
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)],
                           capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=sys.executable, **env))
+                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=python(), **env))
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
@@ -167,9 +203,10 @@ def copy_of(folder, destination):
 # that each take a whole module at a time in this order (--dist loadscope
 # --no-loadscope-reorder), so the long ones start at once and the short ones fill the end.
 # Any module not listed follows in its usual order; the list only changes the order.
-LONGEST_MODULES = ("test_glue_pipeline", "test_pretrain_recipe", "test_run_protection", "test_roberta_gpt2",
-                   "test_hf_conversion", "test_squad_pipeline", "test_reliability", "test_gpu_check",
-                   "test_hydra_configs", "test_user_errors", "test_evaluate", "test_train_cli")
+LONGEST_MODULES = ("test_run_protection", "test_glue_pipeline", "test_pretrain_recipe", "test_benchmark",
+                   "test_reliability", "test_roberta_gpt2", "test_gpu_check", "test_hf_conversion",
+                   "test_squad_pipeline", "test_distributed", "test_train_cli", "test_hydra_configs",
+                   "test_user_errors", "test_evaluate")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -2,14 +2,13 @@
 import os
 import re
 import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, python
 
 
 def test_benchmark_runs_and_prints_ratios():
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "benchmark_ir.py"), "--layers", "1",
+        [python(), os.path.join(ROOT, "examples", "benchmark_ir.py"), "--layers", "1",
          "--width", "32", "--tokens", "16", "--batch", "4", "--vocab", "100", "--updates", "2",
          "--repeats", "2", "--warmup", "1", "--fractions", "0.5"],
         capture_output=True, text=True, timeout=600,

@@ -3,14 +3,13 @@
 import os
 import re
 import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, python
 
 
 def test_gradient_noise_measurement_runs(corpus, model_dir):
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "dpp_gradient_noise.py"),
+        [python(), os.path.join(ROOT, "examples", "dpp_gradient_noise.py"),
          str(model_dir / "ck" / "checkpoint_last.pt"), corpus["bin"], "--batches", "2", "--draws", "3",
          "--batch-size", "4"],
         capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS="1"))

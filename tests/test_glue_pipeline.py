@@ -4,13 +4,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
-from conftest import ROOT, SHARED, copy_of, folder_digest, real_data, run_script, run_tool
+from conftest import ROOT, SHARED, copy_of, folder_digest, python, real_data, run_script, run_tool
 from ir_fairseq.common.errors import IRUserError
 from ir_fairseq.common.experiments import finetune_glue
 from ir_fairseq.glue.files import read_split
@@ -304,7 +303,7 @@ def test_recipe_shuffles_batches_when_told_not_to_group_them(model_dir, sst2_bin
 
 def test_grouping_benchmark_prints_both_orders_on_generated_pairs(model_dir, tmp_path):
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "examples", "benchmark_grouping.py"),
+        [python(), os.path.join(ROOT, "examples", "benchmark_grouping.py"),
          str(model_dir / "ck" / "checkpoint_last.pt"), str(model_dir), "--glue", str(tmp_path / "no-glue"),
          "--tasks", "RTE", "--generated-rows", "48", "--batch-size", "8", "--work-dir", str(tmp_path / "work")],
         capture_output=True, text=True, timeout=900, env=dict(os.environ, OMP_NUM_THREADS="1"))

@@ -2,16 +2,15 @@
 files the device would send back."""
 import os
 import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, python
 
 
 def test_cpu_rehearsal_runs_every_step_and_reports(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu_check.sh"), "--cpu-rehearsal", str(out)],
                           capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1"))
+                          env=dict(os.environ, PYTHON=python(), OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     files = sorted(os.listdir(out))
     assert len(files) <= 8  # what the device tool sends back
@@ -29,7 +28,7 @@ def test_a_failing_step_fails_the_check_and_is_named(tmp_path):
     out = tmp_path / "out"
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", "gpu_check.sh"), "--cpu-rehearsal", str(out)],
                           capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1", PRECISION="fp8"))
+                          env=dict(os.environ, PYTHON=python(), OMP_NUM_THREADS="1", PRECISION="fp8"))
     assert proc.returncode == 1
     summary = (out / "summary.md").read_text()
     assert "| recipe | FAIL |" in summary and "| benchmark | pass |" in summary

@@ -14,7 +14,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from conftest import ROOT, run_tool
+from conftest import ROOT, python, run_tool
 from ir_fairseq.common.fairseq_logs import json_records
 from ir_fairseq.glue.tasks import TASKS
 
@@ -26,7 +26,7 @@ TINY = ["model.encoder_layers=2", "model.encoder_embed_dim=32", "model.encoder_f
 
 
 def hydra_train(group, name, overrides, cwd, check=True):
-    proc = subprocess.run([HYDRA_TRAIN, "--config-dir", os.path.join(CONFIG, group), "--config-name", name,
+    proc = subprocess.run([python(), HYDRA_TRAIN, "--config-dir", os.path.join(CONFIG, group), "--config-name", name,
                            *overrides], cwd=cwd, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
     if check:
@@ -86,7 +86,7 @@ def test_glue_finetuning_config_trains_and_scores(pretrained, corpus, tmp_path):
     shutil.copy(corpus["spm_model"], model_dir / "spm.model")
     subprocess.run(["bash", os.path.join(ROOT, "scripts", "preprocess_glue.sh"), str(corpus["raw"] / "glue"),
                     "SST-2", str(model_dir), str(tmp_path / "glue")], check=True, capture_output=True,
-                   env=dict(os.environ, PYTHON=sys.executable, OMP_NUM_THREADS="1"))
+                   env=dict(os.environ, PYTHON=python(), OMP_NUM_THREADS="1"))
     checkpoint = pretrained["save_dir"] / "checkpoint_last.pt"
     architecture = run_tool("model-flags", [checkpoint, "--hydra"]).stdout.split()
     assert architecture[0] == "++model._name=roberta_base" and "++model.encoder_embed_dim=32" in architecture

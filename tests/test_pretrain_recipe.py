@@ -6,12 +6,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
 
-from conftest import MINILM_SPEC, ROOT, SHARED, free_port, json_log_records, minilm_dir, real_data
+from conftest import MINILM_SPEC, ROOT, SHARED, free_port, json_log_records, minilm_dir, python, real_data
 from test_hf_conversion import SENTENCE, convert, load_hub, perturbed, printed_max_diff, save_hf
 
 transformers = pytest.importorskip("transformers", reason="transformers runs the HF side of the checks")
@@ -24,7 +23,7 @@ TINY_RECIPE = {"TOKENS": "128", "BATCH": "2", "TOTAL_BATCH": "4", "LOG_INTERVAL"
 
 
 def run_bash(script, *args, env_extra=None, check=True):
-    env = dict(os.environ, PYTHON=sys.executable, HF_HUB_OFFLINE="1", **(env_extra or {}))
+    env = dict(os.environ, PYTHON=python(), HF_HUB_OFFLINE="1", **(env_extra or {}))
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", script), *map(str, args)],
                           capture_output=True, text=True, timeout=900, env=env)
     if check:

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from builders import build, first_batch
-from conftest import ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train, free_port, json_log_records
+from conftest import ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train, free_port, json_log_records, python
 
 COMPARED = ("loss", "mlm_loss", "ecp", "dpp", "target_entropy", "lr")
 
 
-def train_command(data_dir, save_dir, *extra):
-    return [sys.executable, "-m", "fairseq_cli.train", data_dir,
+def train_command(data_dir, save_dir, *extra, interpreter=None):
+    return [interpreter or python(), "-m", "fairseq_cli.train", data_dir,
             "--user-dir", os.path.join(ROOT, "ir_fairseq"), "--task", "masked_lm_ir",
             "--criterion", "instance_reg", "--save-dir", save_dir,
             *TINY_MODEL, *TINY_TRAINING, *extra]
@@ -158,7 +158,7 @@ def test_checkpoint_last_stays_the_previous_checkpoint_when_its_copy_is_cut_half
     command = train_command(corpus["bin"], str(save_dir), "--max-update", "2", "--save-interval-updates", "1",
                             "--disable-validation")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    proc = subprocess.run([sys.executable, "-c", CUT_SECOND_COPY_ONTO_LAST, cut, *command[3:]], env=env,
+    proc = subprocess.run([python(), "-c", CUT_SECOND_COPY_ONTO_LAST, cut, *command[3:]], env=env,
                           capture_output=True, text=True, timeout=600)
     log = proc.stdout + proc.stderr
     saved = [line for line in log.splitlines() if "Saved checkpoint" in line]

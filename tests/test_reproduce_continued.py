@@ -3,17 +3,16 @@ tests): a missing GLUE folder, corpus or start model is a one-line error and not
 Its stages are the project's recipes, tested where they live."""
 import os
 import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, python
 
 SCRIPT = os.path.join(ROOT, "examples", "reproduce_continued.py")
 
 
 def reproduce(*args):
-    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([python(), SCRIPT, *map(str, args)], capture_output=True, text=True,
                           timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 

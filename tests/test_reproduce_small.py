@@ -3,15 +3,14 @@ a missing GLUE folder or corpus is a one-line error. The pieces it shares with o
 tested where they live (test_reporting.py, test_glue_pipeline.py)."""
 import os
 import subprocess
-import sys
 
-from conftest import ROOT
+from conftest import ROOT, python
 
 SCRIPT = os.path.join(ROOT, "examples", "reproduce_small.py")
 
 
 def reproduce(*args):
-    return subprocess.run([sys.executable, SCRIPT, *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([python(), SCRIPT, *map(str, args)], capture_output=True, text=True,
                           timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
 
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, TINY_MODEL, fairseq_train, free_port, json_log_records, run_tool
+from conftest import REAL_PYTHON, ROOT, TINY_MODEL, fairseq_train, free_port, json_log_records, run_tool
 from test_distributed import children
 from test_reliability import assert_same_records, by_update, train_command
 
@@ -30,7 +30,7 @@ def worker_command(data_dir, save_dir, rank, port, *extra):
     return train_command(data_dir, save_dir, *extra, "--distributed-world-size", "2",
                          "--distributed-rank", str(rank), "--distributed-backend", "gloo",
                          "--distributed-no-spawn", "--distributed-init-method", f"tcp://127.0.0.1:{port}",
-                         "--ddp-backend", "legacy_ddp")
+                         "--ddp-backend", "legacy_ddp", interpreter=REAL_PYTHON)  # frozen and killed by pid
 
 
 class Worker:
@@ -59,7 +59,7 @@ class Worker:
 
 def start_job(data_dir, save_dir, *extra, workers=1):
     port = free_port()
-    commands = ([train_command(data_dir, save_dir, *extra)] if workers == 1 else
+    commands = ([train_command(data_dir, save_dir, *extra, interpreter=REAL_PYTHON)] if workers == 1 else
                 [worker_command(data_dir, save_dir, rank, port, *extra) for rank in range(workers)])
     tag = f"{os.path.basename(save_dir)}-{port}"
     return [Worker(cmd, os.path.join(os.path.dirname(save_dir), f"{tag}-rank{rank}.log"))
