@@ -110,7 +110,7 @@ def per_sentence_sum(masked: torch.Tensor, values: torch.Tensor, drop: torch.Ten
 
 def score_function_surrogate(
     sentence_penalty: torch.Tensor, sentence_positions: torch.Tensor, sentence_log_prob: torch.Tensor,
-    baseline_penalty: torch.Tensor = None,
+    baseline_penalty: torch.Tensor = None, previous_reward: torch.Tensor = None,
 ) -> torch.Tensor:
     """A zero-valued term whose gradient is the score-function (REINFORCE) estimate of the
     gradient of the expected DPP with respect to the prediction distribution.
@@ -120,7 +120,10 @@ def score_function_surrogate(
     grad E[DPP_i] = E[(DPP_i - b_i) grad log p(P_i | W')] for any b_i that does not depend
     on P_i. Each sentence's reward is its mean DPP per position; b_i is the mean reward of
     the *other* sentences of the batch (leave-one-out, so the estimate stays unbiased), and
-    the advantage is scaled back to the sentence's summed DPP. ``baseline_penalty`` (B,)
+    the advantage is scaled back to the sentence's summed DPP. A batch of one sentence has no
+    other sentence: its baseline is ``previous_reward`` (a running mean of earlier batches'
+    rewards, independent of this sample, so still unbiased), or none before the first batch.
+    ``baseline_penalty`` (B,)
     replaces that baseline by the sentence's own DPP under another fill that does not depend
     on the sample, e.g. the argmax fill (a self-critical baseline). Predictions that restore a
     sentence whose representation drifts from the original's become less likely. The
@@ -134,6 +137,8 @@ def score_function_surrogate(
             baseline = baseline_penalty / sentence_positions.clamp(min=1)
         elif count > 1:
             baseline = (reward.sum() - reward) / (count - 1)
+        elif previous_reward is not None:
+            baseline = previous_reward.to(reward).expand_as(reward)
         else:
             baseline = torch.zeros_like(reward)
         advantage = (reward - baseline) * sentence_positions

@@ -51,7 +51,8 @@ run_one() {  # lr batch epochs seed dir [extra]
     --weight-decay "$WEIGHT_DECAY" --lr "$lr" --lr-scheduler polynomial_decay \
     --warmup-updates "$warmup" --total-num-update "$updates" --max-epoch "$epochs" \
     --seed "$seed" --save-dir "$dir" --no-epoch-checkpoints --no-last-checkpoints \
-    --log-format json --log-interval 50 --no-progress-bar "${METRIC[@]}" "${DEVICE[@]}" "$@" \
+    --log-format json --log-interval 50 --no-progress-bar "${METRIC[@]}" "${DEVICE[@]}" \
+    --distributed-world-size 1 "$@" \
     > "$dir/train.log" 2>&1 || {
       last="$(tail -1 "$dir/train.log")"  # the plugin's one-line errors alone, anything else with context
       if [[ "$last" == "ir_fairseq: error:"* ]]; then echo "$last" >&2; else tail -5 "$dir/train.log" >&2; fi

@@ -50,7 +50,8 @@ mkdir -p "$SAVE_DIR"
   --optimizer adam --adam-betas "$ADAM_BETAS" --adam-eps 1e-6 --weight-decay "$WEIGHT_DECAY" \
   --lr "$LR" --lr-scheduler polynomial_decay --warmup-updates "$WARMUP" --total-num-update "$UPDATES" \
   --max-epoch "$EPOCHS" --seed "$SEED" --save-dir "$SAVE_DIR" --no-epoch-checkpoints \
-  --log-format json --log-interval 50 --no-progress-bar "${DEVICE[@]}" "$@" \
+  --log-format json --log-interval 50 --no-progress-bar "${DEVICE[@]}" \
+  --distributed-world-size 1 "$@" \
   > "$SAVE_DIR/train.log" 2>&1 || {
     last="$(tail -1 "$SAVE_DIR/train.log")"  # the plugin's one-line errors alone, anything else with context
     if [[ "$last" == "ir_fairseq: error:"* ]]; then echo "$last" >&2; else tail -5 "$SAVE_DIR/train.log" >&2; fi

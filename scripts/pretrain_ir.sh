@@ -114,14 +114,15 @@ if [ -f "$SAVE_DIR/vocab.txt" ] || [ -f "$SAVE_DIR/spm.model" ] || [ -f "$SAVE_D
     if [ "$CASING" = cased ]; then BPE+=(--wordpiece-cased); fi
   fi
 fi
-ARGS+=("${BPE[@]}" "$@")  # extra arguments last: they override the recipe's
+# the world size always: left out, fairseq takes every visible GPU (UPDATE_FREQ assumed WORLD)
+ARGS+=("${BPE[@]}" --distributed-world-size "$WORLD" "$@")  # extra arguments last: they override the recipe's
 if [ "$WORLD" = 1 ] && [ "${LAUNCHER:-}" != torchrun ]; then  # LAUNCHER=torchrun: torchrun even for one GPU
   exec "$PY" -m fairseq_cli.train "${ARGS[@]}"
 fi
 if [ $ON_GPU = 1 ]; then  # fairseq reads torchrun's env:// variables and picks its GPU
   exec "$PY" -m torch.distributed.run --nnodes "$NODES" --node_rank "$NODE_RANK" --nproc_per_node "$GPUS" \
     --master_addr "$MASTER_ADDR" --master_port "$MASTER_PORT" \
-    -m fairseq_cli.train "${ARGS[@]}" --distributed-world-size "$WORLD"
+    -m fairseq_cli.train "${ARGS[@]}"
 fi
 # On CPU fairseq's torchrun path divides by the CUDA device count: start one process per rank
 # with an explicit tcp:// rendezvous instead. The first rank to fail stops the others: they
@@ -131,7 +132,7 @@ declare -A RANK_OF=()  # pid -> global rank, of the ranks still running
 trap 'kill "${PIDS[@]}" 2>/dev/null || true' INT TERM
 for ((local_rank = 0; local_rank < GPUS; local_rank++)); do
   rank=$((NODE_RANK * GPUS + local_rank))
-  "$PY" -m fairseq_cli.train "${ARGS[@]}" --distributed-world-size "$WORLD" \
+  "$PY" -m fairseq_cli.train "${ARGS[@]}" \
     --distributed-rank "$rank" --distributed-no-spawn \
     --distributed-init-method "tcp://$MASTER_ADDR:$MASTER_PORT" &
   PIDS+=($!)

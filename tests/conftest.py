@@ -179,10 +179,26 @@ def run_script(name, *args, check=True, **env):
     to the environment."""
     proc = subprocess.run(["bash", os.path.join(ROOT, "scripts", name), *map(str, args)],
                           capture_output=True, text=True, timeout=900,
-                          env=dict(os.environ, OMP_NUM_THREADS="1", PYTHON=python(), **env))
+                          env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": python(), **env})
     if check:
         assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return proc
+
+
+def recording_python(folder):
+    """(interpreter, commands file): an interpreter for a recipe's PYTHON that writes each
+    command line it is given to the file, one per line, and runs it with ``python()``."""
+    folder = str(folder)
+    commands = os.path.join(folder, "commands.txt")
+    path = os.path.join(folder, "recording-python")
+    with open(path, "w") as f:
+        f.write(f'#!/usr/bin/env bash\necho "$*" >> "{commands}"\nexec "{python()}" "$@"\n')
+    os.chmod(path, 0o755)
+    return path, commands
+
+
+def fairseq_train_commands(commands):
+    return [line for line in open(commands).read().splitlines() if line.startswith("-m fairseq_cli.train ")]
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ import time
 
 import torch
 
-from conftest import ROOT, TINY_MODEL, TINY_TRAINING, free_port, json_log_records
+from conftest import (ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train_commands, free_port, json_log_records,
+                      recording_python, run_script)
 
 
 def test_two_gloo_workers_train_and_log_ir_metrics(corpus, tmp_path):
@@ -103,3 +104,22 @@ def test_recipe_stops_every_rank_when_one_fails(corpus, tmp_path):
     assert "ir_fairseq: error: rank 1 exited with status 137; stopped the other ranks" in log
     assert "initialized host" not in log  # rank 0 was stopped inside the rendezvous, never past it
     assert not os.path.exists(f"/proc/{ranks['0']}")  # stopped and reaped
+
+
+def test_recipes_pass_the_world_size_their_schedules_assume(corpus, model_dir, sst2_bin, tmp_path):
+    """fairseq's default world size is every visible GPU: a GPUS=1 pre-training or a GLUE
+    fine-tuning (whose schedule assumes one worker) that leaves it out trains on all of a
+    node's GPUs with a batch that many times larger. Read from the command lines the recipes
+    start (on CPU the default is 1 either way, so the runs alone could not tell)."""
+    interpreter, commands = recording_python(tmp_path)
+    run_script("pretrain_ir.sh", *TINY_MODEL, "--max-update", "1", "--data-buffer-size", "0", PYTHON=interpreter,
+               DATA=corpus["bin"], SAVE_DIR=str(tmp_path / "pre"), GPUS="1", BATCH="4", TOTAL_BATCH="4")
+    run_script("finetune_glue.sh", "SST-2", model_dir / "ck" / "checkpoint_last.pt", sst2_bin, tmp_path / "glue",
+               "--max-update", "1", "--data-buffer-size", "0", PYTHON=interpreter, SUBMISSION="0")
+    started = fairseq_train_commands(commands)
+    assert len(started) == 2
+    for line in started:
+        words = line.split()
+        assert "--distributed-world-size" in words, line
+        assert words[words.index("--distributed-world-size") + 1] == "1", line
+

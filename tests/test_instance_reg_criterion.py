@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from builders import build, first_batch
+from ir_fairseq import IRUserError
 
 pytestmark = pytest.mark.quick  # bash scripts/test.sh --quick
 
@@ -231,6 +232,25 @@ def test_argmax_baseline_adds_one_no_grad_pass_and_changes_only_the_dpp_gradient
     assert max((grads_argmax[n] - grads_loo[n]).abs().max().item() for n in grads_loo) > 1e-7
 
 
+def test_a_one_sentence_batch_takes_the_running_mean_of_earlier_rewards_as_its_baseline(corpus):
+    """No other sentence, no leave-one-out baseline: the first such batch has none; later ones
+    take the running mean of earlier rewards. The same batch again (same fill, same reward) then
+    has zero advantage: the gradient is the MLM loss's alone."""
+    task, model, crit = build(corpus["bin"], "--ecp-weight", "0")
+    _, _, mlm_only = build(corpus["bin"], "--ecp-weight", "0", "--dpp-weight", "0")
+    one = first_batch(task, batch_size=1)
+    model.eval()
+    _, _, _, mlm_grads = loss_and_grads(mlm_only, model, one)
+    torch.manual_seed(3)
+    _, _, log, first = loss_and_grads(crit, model, one)
+    reward = log["dpp"].item() / log["ir_positions"].item()
+    assert reward > 0 and crit.dpp_reward_mean.item() == pytest.approx(reward, rel=1e-5)
+    assert max((first[n] - mlm_grads[n]).abs().max().item() for n in mlm_grads) > 1e-6
+    torch.manual_seed(3)
+    _, _, _, again = loss_and_grads(crit, model, one)
+    assert max((again[n] - mlm_grads[n]).abs().max().item() for n in mlm_grads) < 1e-7
+
+
 def test_target_passes_run_without_dropout_by_default(corpus):
     task, model, crit = build(corpus["bin"])
     sample = first_batch(task)
@@ -386,3 +406,12 @@ def test_masked_sentence_markers_are_written_back_into_p(corpus):
                                                  torch.tensor([d.bos(), d.eos()]))
     assert restored.tolist() == [[d.bos(), 13, 11, d.eos(), d.pad()]]
     assert markers.tolist() == [[True, False, False, True, False]]
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--tpu"], "instance_reg does not support --tpu "),
+    (["--ddp-backend", "fully_sharded"], "instance_reg does not support --ddp-backend fully_sharded "),
+])
+def test_launches_it_cannot_serve_are_refused_before_training(corpus, flags, message):
+    with pytest.raises(IRUserError, match=message):
+        build(corpus["bin"], *flags)

@@ -235,3 +235,18 @@ def test_score_function_surrogate_is_zero_valued_and_unbiased():
         standard_error = ((reward - others).unsqueeze(-1) * score).std(dim=0) / math.sqrt(draws)
         assert ((estimate.double() - exact).abs() <= 5 * standard_error + 1e-6).all(), (
             baseline is None, estimate, exact, standard_error)
+
+
+def test_a_single_sentence_takes_the_previous_reward_as_its_baseline():
+    log_prob = torch.zeros(1, requires_grad=True)
+    penalty, positions = torch.tensor([6.0]), torch.tensor([3])  # reward 2.0 per position
+
+    def advantage(previous_reward, penalty=penalty, positions=positions, log_prob=log_prob):
+        surrogate = score_function_surrogate(penalty, positions, log_prob, previous_reward=previous_reward)
+        return torch.autograd.grad(surrogate.sum(), log_prob)[0]
+
+    assert advantage(torch.tensor(0.5)).item() == pytest.approx((2.0 - 0.5) * 3)
+    assert advantage(None).item() == pytest.approx(2.0 * 3)  # before any batch: no baseline
+    two = torch.zeros(2, requires_grad=True)  # two sentences: leave-one-out, the previous reward unused
+    assert advantage(torch.tensor(0.5), torch.tensor([6.0, 2.0]), torch.tensor([3, 2]), two).tolist() == \
+        pytest.approx([(2.0 - 1.0) * 3, (1.0 - 2.0) * 2])

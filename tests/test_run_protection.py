@@ -94,6 +94,14 @@ def test_second_run_in_a_save_dir_is_refused_and_a_dead_runs_lock_is_taken_over(
                                f"(pid {first[0].pid} on "), line
         assert "rank 0, started" in line and "--seed 2" not in line  # the holder's command, not ours
         assert snapshot(save_dir) == before  # the refused run wrote nothing
+        # a mistaken launch of another model with --overwrite-save-dir: refused before it moves
+        # the live run's checkpoints aside
+        other = fairseq_train(corpus["bin"], str(save_dir), *LONG_RUN, "--encoder-layers", "1",
+                              "--overwrite-save-dir", check=False)
+        assert other.returncode == 1, other.stderr[-3000:]
+        assert "is in use by another run" in last_error(other.stderr)
+        assert not [p for p in os.listdir(save_dir) if p.startswith("replaced-")]
+        assert snapshot(save_dir) == before
         assert first[0].proc.poll() is None  # and the first run goes on
     finally:
         stop(first)  # SIGKILL

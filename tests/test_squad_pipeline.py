@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 import ir_fairseq.tasks.squad_span  # noqa: F401  (registers the task and criterion)
-from conftest import ROOT, SHARED, TINY_MODEL, TINY_TRAINING, folder_digest, run_cli, run_script, run_tool
+from conftest import (ROOT, SHARED, TINY_MODEL, TINY_TRAINING, fairseq_train_commands, folder_digest,
+                      recording_python, run_cli, run_script, run_tool)
 from ir_fairseq.criterions.squad_span import SquadSpanCriterion
 from ir_fairseq.pretraining import spm, synthetic
 from ir_fairseq.squad.data import load_squad_dict, read_squad, write_squad
@@ -157,11 +158,21 @@ def model_dir(tmp_path_factory, squad_files):
 def finetuned(model_dir, squad_files, windows, tmp_path_factory):
     root = tmp_path_factory.mktemp("squad_finetuned")
     run_script("preprocess_squad.sh", squad_files.folder, model_dir, root / "bin", **windows)
+    interpreter, commands = recording_python(root)
     proc = run_script("finetune_squad.sh", model_dir / "ck" / "checkpoint_last.pt", root / "bin", root / "ft",
                       "--max-update", "3", "--data-buffer-size", "0", "--num-workers", "0", "--log-interval", "1",
-                      BATCH="8")
+                      BATCH="8", PYTHON=interpreter)
     return {"root": root, "bin": root / "bin", "save": root / "ft", "stdout": proc.stdout,
-            "checkpoint": root / "ft" / "checkpoint_last.pt"}
+            "checkpoint": root / "ft" / "checkpoint_last.pt", "commands": commands}
+
+
+def test_finetuning_runs_one_worker_as_its_schedule_assumes(finetuned):
+    """Left out, fairseq's world size is every visible GPU: the batch and schedule would be
+    that many times off (on CPU the default is 1 either way: read from the command line)."""
+    started = fairseq_train_commands(finetuned["commands"])
+    assert len(started) == 1
+    words = started[0].split()
+    assert words[words.index("--distributed-world-size") + 1] == "1"
 
 
 def test_preprocess_writes_fairseq_datasets_and_a_model_folder(finetuned):

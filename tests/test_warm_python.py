@@ -79,7 +79,8 @@ def wait_until_gone(pid):
 
 HANDLES_SIGTERM = """
 import os, signal, sys, time
-signal.signal(signal.SIGTERM, lambda *_: (print("stopping cleanly", flush=True), sys.exit(5)))
+# os.write: the signal may arrive while print() below is still flushing
+signal.signal(signal.SIGTERM, lambda *_: (os.write(1, b"stopping cleanly\\n"), sys.exit(5)))
 print(os.getpid(), flush=True)
 time.sleep(600)
 """

@@ -138,7 +138,9 @@ class InstanceRegConfig(FairseqDataclass):
         metadata={"help": "compute the penalties on this random fraction of each batch's "
                   "sentences, reweighted to stay unbiased (a cheaper estimate; 1 = exact)"},
     )
+    # read (not set) from fairseq's options: launches the criterion cannot serve correctly
     tpu: bool = II("common.tpu")
+    ddp_backend: str = II("distributed_training.ddp_backend")
 
 
 def check_config(cfg: InstanceRegConfig) -> None:
@@ -163,6 +165,13 @@ def check_config(cfg: InstanceRegConfig) -> None:
     if str(cfg.dpp_grad) == "score_function" and str(cfg.ir_fill) != "sample":
         raise IRUserError("--dpp-grad score_function needs --ir-fill sample (an argmax fill is "
                           "deterministic, so it has no score function)")
+    if cfg.tpu is True:
+        # XLA's fixed shapes project every position, and the fill reads the masked rows only
+        raise IRUserError("instance_reg does not support --tpu (the fill would read the wrong rows of the "
+                          "predictions); train on GPUs or the CPU")
+    if str(cfg.ddp_backend) == "fully_sharded":
+        raise IRUserError("instance_reg does not support --ddp-backend fully_sharded (its extra passes run the "
+                          "encoder outside the wrapper, on sharded weights); use pytorch_ddp, c10d or legacy_ddp")
     fraction = cfg.ir_instance_fraction
     if not (math.isfinite(fraction) and 0 < fraction <= 1):
         raise IRUserError(f"--ir-instance-fraction must be in (0, 1], got {fraction}")
@@ -216,7 +225,6 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.standardize = str(cfg.ir_normalize) == "standardize"
         self.ecp_against_restored = str(cfg.ecp_target) == "restored"
         self.ir_enabled = self.ecp_weight > 0 or self.dpp_weight > 0
-        self.tpu = cfg.tpu
         dictionary = task.source_dictionary
         forbidden = list(range(dictionary.nspecial))  # <s>, <pad>, </s>, <unk>
         forbidden += [index for index, symbol in enumerate(dictionary.symbols)
@@ -224,6 +232,10 @@ class InstanceRegularizationLoss(FairseqCriterion):
         self.register_buffer("fill_forbidden_ids", torch.tensor(forbidden), persistent=False)
         markers = torch.tensor([dictionary.bos(), dictionary.eos()])
         self.register_buffer("sentence_marker_ids", markers, persistent=False)
+        # running mean of the per-position DPP reward: the score-function baseline of a
+        # micro-batch of one sentence (small per-GPU batches at scale), per worker
+        self.register_buffer("dpp_reward_mean", torch.zeros(()), persistent=False)
+        self.dpp_rewards_seen = 0
 
     def forward(self, model, sample, reduce=True):
         masked = sample["target"].ne(self.padding_idx)  # D
@@ -274,11 +286,16 @@ class InstanceRegularizationLoss(FairseqCriterion):
     def _projected(self, masked):
         """Positions the LM head projects: D, as in fairseq's masked_lm criterion, with its
         rule for a batch without any masked token (project every position)."""
-        if self.tpu:
-            return None
         if masked.device == torch.device("cpu"):
             return masked if masked.any() else None
         return torch.where(masked.any(), masked, masked.new([True]))
+
+    def _update_reward_mean(self, sentence_penalty, sentence_positions, decay=0.9):
+        batch_mean = (sentence_penalty / sentence_positions.clamp(min=1)).mean().float()
+        if self.dpp_rewards_seen:
+            batch_mean = decay * self.dpp_reward_mean + (1 - decay) * batch_mean
+        self.dpp_reward_mean.copy_(batch_mean)
+        self.dpp_rewards_seen += 1
 
     def instance_penalties(self, model, sample, masked, masked_states, masked_log_probs):
         """Sums over the non-pad positions of ECP, DPP and the diagnostics of Ĥ's hidden
@@ -340,9 +357,11 @@ class InstanceRegularizationLoss(FairseqCriterion):
             if argmax_restored is not None:
                 baseline = sentence_penalties(target_log_probs, argmax_states, non_pad, self.distance,
                                               standardizer)
+            previous = self.dpp_reward_mean if self.dpp_rewards_seen else None
             dpp = dpp + score_function_surrogate(
-                dpp_per_sentence.detach(), non_pad.sum(dim=-1), fill_log_prob, baseline
+                dpp_per_sentence.detach(), non_pad.sum(dim=-1), fill_log_prob, baseline, previous
             )
+            self._update_reward_mean(dpp_per_sentence.detach(), non_pad.sum(dim=-1))
         entropy, top_mass = distribution_diagnostics(target_log_probs.detach(), non_pad)
         return {"ecp": ecp * scale, "dpp": dpp * scale, "ir_positions": positions,
                 "target_entropy": entropy * scale, "target_top_mass": top_mass * scale}

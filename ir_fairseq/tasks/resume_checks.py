@@ -11,8 +11,11 @@ import logging
 import os
 import time
 
+import torch.distributed as dist
+
 from ir_fairseq.common.checkpoints import Checkpoint
 from ir_fairseq.common.errors import IRUserError
+from ir_fairseq.tasks.save_dir_lock import lock_save_dir
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,9 @@ def check_training_checkpoint(task_cfg, task_name, arch, model, dictionary_size,
     if not different:
         return
     if task_cfg.overwrite_save_dir:
+        # a live run in save_dir (a mistaken second launch) keeps its checkpoints: the lock,
+        # otherwise taken before the first update, refuses this run before anything is moved
+        lock_save_dir(save_dir, dist.get_rank() if dist.is_initialized() else 0)
         if is_main_worker:
             move_aside(save_dir)
         return
