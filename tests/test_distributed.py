@@ -8,8 +8,9 @@ import time
 
 import torch
 
-from conftest import (ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train_commands, free_port, json_log_records,
+from conftest import (ROOT, TINY_MODEL, TINY_TRAINING, fairseq_train_commands, free_port, json_log_records, python,
                       recording_python, run_script)
+from test_reliability import assert_same_records, by_update
 
 
 def test_two_gloo_workers_train_and_log_ir_metrics(corpus, tmp_path):
@@ -122,4 +123,29 @@ def test_recipes_pass_the_world_size_their_schedules_assume(corpus, model_dir, s
         words = line.split()
         assert "--distributed-world-size" in words, line
         assert words[words.index("--distributed-world-size") + 1] == "1", line
+
+
+def test_two_nodes_through_the_recipe_train_as_one_worker_with_their_whole_batch(corpus, tmp_path):
+    """NODES=2 NODE_RANK=0|1 on localhost, as on two machines: two launches of pretrain_ir.sh
+    with 2 gloo ranks each (world size 4, 2 sequences per rank) give, update by update, the
+    losses of one worker taking the 8 sequences in 4 steps (UPDATE_FREQ 4)."""
+    deterministic = [*TINY_MODEL, "--dropout", "0", "--attention-dropout", "0", "--ir-fill", "argmax",
+                     "--dpp-grad", "forward", "--num-workers", "0", "--data-buffer-size", "0",
+                     "--disable-validation"]
+    common = dict(DATA=corpus["bin"], MAX_UPDATE="3", TOKENS="64", BATCH="2", TOTAL_BATCH="8",
+                  PRECISION="fp32", LOG_INTERVAL="1", PYTHONUNBUFFERED="1")
+    one = run_script("pretrain_ir.sh", *deterministic, SAVE_DIR=str(tmp_path / "one"), GPUS="1", **common)
+    assert "UPDATE_FREQ=4" in one.stdout  # TOTAL_BATCH / (BATCH x world size)
+    expected = by_update(json_log_records(one.stdout + one.stderr, "train_inner"))
+    env = {**os.environ, **common, "PYTHON": python(), "OMP_NUM_THREADS": "1", "SAVE_DIR": str(tmp_path / "two"),
+           "GPUS": "2", "NODES": "2", "MASTER_PORT": str(free_port())}
+    nodes = [subprocess.Popen(["bash", os.path.join(ROOT, "scripts", "pretrain_ir.sh"), *deterministic],
+                              env={**env, "NODE_RANK": str(node)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for node in (0, 1)]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
+    assert "UPDATE_FREQ=1" in outputs[0] and "NODE_RANK=1" in outputs[1]
+    got = by_update(json_log_records(outputs[0], "train_inner"))  # rank 0 logs, on node 0
+    assert sorted(got) == [1, 2, 3]
+    assert_same_records(got, expected, range(1, 4))
 
