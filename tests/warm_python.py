@@ -122,7 +122,7 @@ def _start_env_differs(env, at_start):
 
 
 def _parse(argv):
-    """(kind, target, arguments) for the command lines the server runs; None for any other."""
+    """(kind, target, arguments, unbuffered) for the command lines the server runs; None for any other."""
     unbuffered = False
     while argv and argv[0] == "-u":
         unbuffered, argv = True, argv[1:]
