@@ -149,3 +149,17 @@ def test_two_nodes_through_the_recipe_train_as_one_worker_with_their_whole_batch
     assert sorted(got) == [1, 2, 3]
     assert_same_records(got, expected, range(1, 4))
 
+
+def test_watchdog_store_traffic_grows_with_the_ranks_not_their_square():
+    """The real WorkerWatchdog threads against one real TCPStore (examples/benchmark_watchdog.py):
+    about three requests per rank per heartbeat interval whatever the world size (every rank
+    reading every other rank would send 1 + 3 (N - 1): 10 at 4 ranks, 46 at 16)."""
+    proc = subprocess.run([python(), os.path.join(ROOT, "examples", "benchmark_watchdog.py"), "--ranks", "4", "16",
+                           "--interval", "0.2", "--seconds", "3"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [line.split("|")[1:-1] for line in proc.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    per_rank_per_interval = {int(row[0]): float(row[3]) for row in rows[1:]}
+    assert sorted(per_rank_per_interval) == [4, 16]
+    # a loaded machine stretches the intervals (fewer requests each), never adds requests to one
+    assert all(0 < value <= 3.5 for value in per_rank_per_interval.values()), per_rank_per_interval
+
